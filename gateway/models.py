@@ -1,0 +1,65 @@
+import hashlib
+import secrets
+from fnmatch import fnmatchcase
+
+from django.db import models
+from django.utils import timezone
+
+KEY_PREFIX = "sk-gw-"
+DISPLAY_PREFIX_LENGTH = len(KEY_PREFIX) + 6
+
+
+def hash_key(raw: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is as safe as a slow one and costs nothing per request.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class BudgetPeriod(models.TextChoices):
+    TOTAL = "total", "total"
+    DAILY = "daily", "per day"
+    MONTHLY = "monthly", "per month"
+
+
+class ApiKey(models.Model):
+    """A client-facing gateway key. Only its hash is stored; the prefix is kept for display."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=32, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    allowed_models = models.JSONField(default=list, blank=True, help_text='Model globs; ["*"] or empty: all.')
+    rpm = models.PositiveIntegerField(null=True, blank=True, help_text="Requests per minute; empty: no limit.")
+    tpm = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens per minute; empty: no limit.")
+    budget_usd = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    budget_period = models.CharField(max_length=16, choices=BudgetPeriod.choices, default=BudgetPeriod.TOTAL)
+    allowed_ips = models.JSONField(default=list, blank=True, help_text="CIDR blocks; empty: any address.")
+    tags = models.JSONField(default=dict, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "gateway key"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    def set_key(self, raw: str):
+        self.key_hash = hash_key(raw)
+        self.prefix = raw[:DISPLAY_PREFIX_LENGTH]
+
+    def matches_key(self, raw: str) -> bool:
+        return secrets.compare_digest(self.key_hash, hash_key(raw))
+
+    @property
+    def is_active(self) -> bool:
+        return not self.revoked and (self.expires_at is None or self.expires_at > timezone.now())
+
+    def allows_model(self, model: str) -> bool:
+        return not self.allowed_models or any(fnmatchcase(model, p) for p in self.allowed_models)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the gateway on the embedded defaults: SQLite and the in-process cache under var/, no Redis needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh requirements.txt
+
+PORT=${PORT:-8088}
+PY=.venv/bin/python
+$PY manage.py migrate --noinput -v 0
+$PY manage.py loadconfig "${GATEWAY_CONFIG:-config/example.yaml}"
+$PY manage.py ensureadmin
+echo "== gateway on http://127.0.0.1:$PORT  (admin: http://127.0.0.1:$PORT/admin/)"
+exec .venv/bin/daphne -b 0.0.0.0 -p "$PORT" gateway.asgi:application
