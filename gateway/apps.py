@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class GatewayConfig(AppConfig):
     name = "gateway"
     verbose_name = "Gateway keys"
+
+    def ready(self):
+        from gateway import signals
+
+        signals.connect()

@@ -1,4 +1,4 @@
-"""The ASGI entry point: the relay's routes are served in front of Django, the rest by Django."""
+"""The ASGI entry point: the relay's routes in front of Django, WebSockets through Channels."""
 
 import os
 
@@ -9,4 +9,10 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_application = get_asgi_application()
 
-application = ProtocolTypeRouter({"http": django_application})
+from gateway.edge import GatewayHTTP  # noqa: E402  (needs Django set up)
+from gateway.lifespan import lifespan  # noqa: E402
+
+application = ProtocolTypeRouter({
+    "http": GatewayHTTP(django_application),
+    "lifespan": lifespan,
+})

@@ -1,0 +1,88 @@
+"""What every client API does the same way: authenticate, relay a chat, stream it, answer errors."""
+
+import logging
+import time
+
+from gateway.auth import authenticate, check_model, presented_key
+from gateway.errors import GatewayError, InvalidRequest
+from gateway.http import Exchange, run_until_disconnect
+from gateway.relay import Call, Relay
+from gateway.snapshot import Snapshot
+from providers.types import BadRequest, ChatRequest
+
+__all__ = ["Context", "authorize", "decode", "relay_chat", "visible_models"]
+
+log = logging.getLogger(__name__)
+
+
+class Context:
+    """What a handler needs: the exchange, its Call record, the snapshot and the relay."""
+
+    __slots__ = ("exchange", "call", "snapshot", "relay", "params")
+
+    def __init__(self, exchange: Exchange, call: Call, snapshot: Snapshot, relay: Relay, params: dict):
+        self.exchange = exchange
+        self.call = call
+        self.snapshot = snapshot
+        self.relay = relay
+        self.params = params
+
+
+def authorize(ctx: Context):
+    raw, _ = presented_key(ctx.exchange.headers, ctx.exchange.query)
+    ctx.call.key = authenticate(ctx.snapshot, raw)
+    return ctx.call.key
+
+
+def bad_request(error: BadRequest) -> InvalidRequest:
+    return InvalidRequest(error.message, param=error.param)
+
+
+def decode(parse, *args, **kwargs):
+    """Run a codec's parser, turning its BadRequest into the gateway's InvalidRequest."""
+    try:
+        return parse(*args, **kwargs)
+    except BadRequest as error:
+        raise bad_request(error) from None
+
+
+def visible_models(ctx: Context) -> list:
+    key = ctx.call.key
+    return [name for name in ctx.snapshot.public_models() if key is None or key.allows_model(name)]
+
+
+async def relay_chat(ctx: Context, codec, request: ChatRequest, *, content_type: bytes = b"text/event-stream",
+                     encoder_options: dict | None = None):
+    call = ctx.call
+    call.requested_model = request.model
+    call.stream = request.stream
+    check_model(call.key, request.model)
+    if request.stream:
+        await run_until_disconnect(ctx.exchange, _stream(ctx, codec, request, content_type, encoder_options or {}))
+    else:
+        response = await run_until_disconnect(ctx.exchange, _translate(ctx.relay.complete(ctx.snapshot, call, request)))
+        await ctx.exchange.respond_json(200, codec.build_response(response, request))
+
+
+async def _translate(work):
+    try:
+        return await work
+    except BadRequest as error:
+        raise bad_request(error) from None
+
+
+async def _stream(ctx: Context, codec, request: ChatRequest, content_type: bytes, options: dict):
+    call, exchange = ctx.call, ctx.exchange
+    events = await _translate(ctx.relay.open_stream(ctx.snapshot, call, request))
+    encoder = codec.StreamEncoder(request, call.request_id, int(time.time()), **options)
+    await exchange.start_stream(content_type)
+    try:
+        async for event in events:
+            await exchange.write(encoder.encode(event))
+    except GatewayError as error:
+        call.fail(error)
+        await exchange.end_stream(encoder.fail(error.error_type, error.message))
+        return
+    finally:
+        await events.aclose()
+    await exchange.end_stream(encoder.end())

@@ -1,0 +1,85 @@
+"""The Gemini API: generateContent and its stream, token counting, embeddings, models."""
+
+from gateway.auth import check_model
+from gateway.endpoints.common import Context, authorize, decode, relay_chat, visible_models
+from gateway.errors import NotFound
+from providers.formats import gemini as codec
+from providers.tokens import estimate_prompt_tokens
+
+FORMAT = "gemini"
+
+
+def _model(ctx: Context) -> str:
+    name = ctx.params["model"]
+    return name[len("models/"):] if name.startswith("models/") else name
+
+
+async def generate_content(ctx: Context):
+    authorize(ctx)
+    body = await ctx.exchange.json()
+    await relay_chat(ctx, codec, decode(codec.parse_request, body, model=_model(ctx), stream=False))
+
+
+async def stream_generate_content(ctx: Context):
+    authorize(ctx)
+    body = await ctx.exchange.json()
+    request = decode(codec.parse_request, body, model=_model(ctx), stream=True)
+    sse = ctx.exchange.query.get("alt") == "sse"
+    await relay_chat(ctx, codec, request, content_type=b"text/event-stream" if sse else b"application/json",
+                     encoder_options={"sse": sse})
+
+
+async def count_tokens(ctx: Context):
+    authorize(ctx)
+    request = decode(codec.parse_count_tokens_request, await ctx.exchange.json(), model=_model(ctx))
+    ctx.call.requested_model = request.model
+    check_model(ctx.call.key, request.model)
+    counted = await ctx.relay.count_tokens(ctx.snapshot, ctx.call, request)
+    total = counted if counted is not None else estimate_prompt_tokens(request)
+    await ctx.exchange.respond_json(200, codec.build_count_tokens_response(total))
+
+
+async def _embed(ctx: Context, batch: bool):
+    authorize(ctx)
+    request = decode(codec.parse_embedding_request, await ctx.exchange.json(), model=_model(ctx), batch=batch)
+    ctx.call.requested_model = request.model
+    check_model(ctx.call.key, request.model)
+    response = await ctx.relay.embed(ctx.snapshot, ctx.call, request)
+    await ctx.exchange.respond_json(200, codec.build_embedding_response(response, request, batch=batch))
+
+
+async def embed_content(ctx: Context):
+    await _embed(ctx, batch=False)
+
+
+async def batch_embed_contents(ctx: Context):
+    await _embed(ctx, batch=True)
+
+
+METHODS = {
+    "generateContent": generate_content,
+    "streamGenerateContent": stream_generate_content,
+    "countTokens": count_tokens,
+    "embedContent": embed_content,
+    "batchEmbedContents": batch_embed_contents,
+}
+
+
+async def model_method(ctx: Context):
+    handler = METHODS.get(ctx.params["method"])
+    if handler is None:
+        raise NotFound(f"unknown method ':{ctx.params['method']}'")
+    await handler(ctx)
+
+
+async def list_models(ctx: Context):
+    authorize(ctx)
+    await ctx.exchange.respond_json(200, codec.build_model_list(visible_models(ctx)))
+
+
+async def get_model(ctx: Context):
+    authorize(ctx)
+    name = _model(ctx)
+    if name not in visible_models(ctx):
+        raise NotFound(f"the model '{name}' does not exist")
+    await ctx.exchange.respond_json(200, codec.build_model(name))

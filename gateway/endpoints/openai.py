@@ -1,0 +1,36 @@
+"""The OpenAI API: chat completions, embeddings, models."""
+
+from gateway.endpoints.common import Context, authorize, decode, relay_chat, visible_models
+from gateway.auth import check_model
+from gateway.errors import NotFound
+from providers.formats import openai as codec
+
+FORMAT = "openai"
+
+
+async def chat_completions(ctx: Context):
+    authorize(ctx)
+    body = await ctx.exchange.json()
+    await relay_chat(ctx, codec, decode(codec.parse_request, body))
+
+
+async def embeddings(ctx: Context):
+    authorize(ctx)
+    request = decode(codec.parse_embedding_request, await ctx.exchange.json())
+    ctx.call.requested_model = request.model
+    check_model(ctx.call.key, request.model)
+    response = await ctx.relay.embed(ctx.snapshot, ctx.call, request)
+    await ctx.exchange.respond_json(200, codec.build_embedding_response(response, request))
+
+
+async def list_models(ctx: Context):
+    authorize(ctx)
+    await ctx.exchange.respond_json(200, codec.build_model_list(visible_models(ctx)))
+
+
+async def get_model(ctx: Context):
+    authorize(ctx)
+    name = ctx.params["model"]
+    if name not in visible_models(ctx):
+        raise NotFound(f"the model '{name}' does not exist", param="model")
+    await ctx.exchange.respond_json(200, codec.build_model(name))

@@ -1,0 +1,200 @@
+"""The adapter contract: how the relay calls one type of upstream.
+
+An adapter module defines ``adapter = SomeAdapter()``. Most upstreams are HTTP APIs speaking one
+of the wire formats, so ``HttpAdapter`` does the work and a subclass only says where to send the
+request and how to authenticate. An adapter that is not HTTP (the mock) overrides ``complete``
+and ``stream`` directly.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import orjson
+
+from gateway.errors import GatewayError, NetworkError, UpstreamError, UpstreamTimeout
+from gateway.snapshot import AccountConf, ProviderConf
+from proxies.clients import client_for
+from providers.types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
+
+__all__ = ["Upstream", "Adapter", "HttpAdapter", "classify_status", "MAX_ERROR_BODY", "MAX_RESPONSE_BODY"]
+
+MAX_ERROR_BODY = 64 * 1024
+MAX_RESPONSE_BODY = 64 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class Upstream:
+    """One attempt's target: a provider, the account to bill, the model name it knows."""
+
+    provider: ProviderConf
+    account: AccountConf | None
+    model: str
+    credential: str = ""  # api key or fresh access token, set by the relay
+    stats: dict = field(default_factory=dict)  # what the attempt learned: ttft, first byte time
+
+
+class Adapter:
+    """Base contract. ``format`` names the wire codec this upstream speaks (None: not HTTP)."""
+
+    format: str | None = None
+    needs_account = True
+    supports_embeddings = False
+
+    async def complete(self, up: Upstream, request: ChatRequest) -> ChatResponse:
+        raise NotImplementedError
+
+    def stream(self, up: Upstream, request: ChatRequest) -> AsyncIterator:
+        raise NotImplementedError
+
+    async def embed(self, up: Upstream, request: EmbeddingRequest) -> EmbeddingResponse:
+        raise GatewayError("this provider does not serve embeddings", status=400)
+
+    async def count_tokens(self, up: Upstream, request: ChatRequest) -> int | None:
+        """Input tokens as the upstream counts them; None when it has no such endpoint."""
+        return None
+
+
+def classify_status(status: int, message: str, retry_after: float | None) -> UpstreamError:
+    """Map an upstream's error status to what the client gets; the account pool reads the rest."""
+    text = f"upstream error {status}: {message}" if message else f"upstream error {status}"
+    if status == 429:
+        return UpstreamError(text, status=429, error_type="rate_limit", retry_after=retry_after, upstream_status=status)
+    if status in (401, 403):
+        # The gateway's credential was refused; the client's own key was fine.
+        return UpstreamError(text, status=502, error_type="auth", upstream_status=status)
+    if status in (400, 404, 409, 413, 422):
+        return UpstreamError(text, status=status, error_type="invalid_request", upstream_status=status)
+    if status in (408, 504):
+        return UpstreamError(text, status=504, error_type="timeout", upstream_status=status)
+    if status in (503, 529):
+        return UpstreamError(text, status=503, error_type="server_error", retry_after=retry_after, upstream_status=status)
+    return UpstreamError(text, status=502, error_type="server_error", upstream_status=status)
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
+
+
+class HttpAdapter(Adapter):
+    """An upstream reached over HTTP with one of the wire codecs."""
+
+    codec = None  # the providers.formats module
+
+    # --- what a subclass says ---------------------------------------------------------------
+    def chat_url(self, up: Upstream, stream: bool) -> str:
+        raise NotImplementedError
+
+    def headers(self, up: Upstream) -> dict:
+        return {"authorization": f"Bearer {up.credential}"}
+
+    def wrap(self, body: dict, up: Upstream) -> dict:
+        return body
+
+    def unwrap(self, body: dict) -> dict:
+        return body
+
+    def stream_decoder(self):
+        return self.codec.StreamDecoder()
+
+    def error_message(self, status: int, body: bytes) -> str:
+        return self.codec.parse_error(status, body)
+
+    def retry_after(self, response: httpx.Response, body: bytes) -> float | None:
+        return _retry_after(response.headers)
+
+    # --- the work ---------------------------------------------------------------------------
+    async def complete(self, up: Upstream, request: ChatRequest) -> ChatResponse:
+        body = self.wrap(self.codec.build_request(request, up.model), up)
+        data = await self.post_json(up, self.chat_url(up, False), body)
+        return self.codec.parse_response(self.unwrap(data))
+
+    async def stream(self, up: Upstream, request: ChatRequest) -> AsyncIterator:
+        body = self.wrap(self.codec.build_request(request, up.model), up)
+        decoder = self.stream_decoder()
+        async for chunk in self.post_stream(up, self.chat_url(up, True), body):
+            for event in decoder.feed(chunk):
+                yield event
+        for event in decoder.close():
+            yield event
+
+    async def post_json(self, up: Upstream, url: str, body: dict) -> dict:
+        response = await self.open(up, url, body)
+        try:
+            raw = await self._read_all(up, response, MAX_RESPONSE_BODY)
+        finally:
+            await response.aclose()
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise UpstreamError("the upstream answered with invalid JSON", status=502) from None
+
+    async def post_stream(self, up: Upstream, url: str, body: dict) -> AsyncIterator:
+        response = await self.open(up, url, body)
+        try:
+            chunks = response.aiter_raw()
+            while True:
+                try:
+                    async with asyncio.timeout(up.provider.idle_timeout):
+                        chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise UpstreamTimeout(
+                        f"the upstream sent nothing for {up.provider.idle_timeout:g}s in the middle of a stream"
+                    ) from None
+                except httpx.TransportError as exc:
+                    raise NetworkError(f"the upstream connection broke: {type(exc).__name__}") from None
+                yield chunk
+        finally:
+            await response.aclose()
+
+    async def open(self, up: Upstream, url: str, body: dict) -> httpx.Response:
+        """Send the request and wait for the response head; error statuses are raised here."""
+        client = client_for(up.account.proxy_url if up.account else "")
+        headers = {"content-type": "application/json", "accept-encoding": "identity", **self.headers(up)}
+        request = client.build_request("POST", url, content=orjson.dumps(body), headers=headers)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(up.provider.timeout):
+                response = await client.send(request, stream=True)
+        except TimeoutError:
+            raise UpstreamTimeout(f"the upstream did not answer within {up.provider.timeout:g}s") from None
+        except httpx.TimeoutException:
+            raise UpstreamTimeout("the upstream connection timed out") from None
+        except httpx.TransportError as exc:
+            raise NetworkError(f"could not reach the upstream: {type(exc).__name__}") from None
+        up.stats["first_byte_s"] = time.monotonic() - started
+        if response.status_code >= 400:
+            try:
+                raw = await self._read_all(up, response, MAX_ERROR_BODY)
+            except GatewayError:
+                raw = b""
+            finally:
+                await response.aclose()
+            message = self.error_message(response.status_code, raw)
+            raise classify_status(response.status_code, message, self.retry_after(response, raw))
+        return response
+
+    async def _read_all(self, up: Upstream, response: httpx.Response, limit: int) -> bytes:
+        parts, size = [], 0
+        try:
+            async with asyncio.timeout(up.provider.timeout):
+                async for chunk in response.aiter_raw():
+                    size += len(chunk)
+                    if size > limit:
+                        raise UpstreamError("the upstream's answer is larger than the gateway accepts", status=502)
+                    parts.append(chunk)
+        except TimeoutError:
+            raise UpstreamTimeout(f"the upstream did not finish its answer within {up.provider.timeout:g}s") from None
+        except httpx.TransportError as exc:
+            raise NetworkError(f"the upstream connection broke: {type(exc).__name__}") from None
+        return b"".join(parts)
