@@ -9,6 +9,7 @@ import time
 from gateway.endpoints import anthropic, gemini, openai
 from gateway.endpoints.common import Context
 from gateway.errors import GatewayError
+from gateway.health import health
 from gateway.http import ClientDisconnected, Exchange, error_headers
 from gateway.relay import Call, Relay
 from gateway.snapshot import holder
@@ -75,6 +76,8 @@ class GatewayHTTP:
         self.relay = Relay()
 
     async def __call__(self, scope, receive, send):
+        if scope["path"] == "/health":
+            return await health(Exchange(scope, receive, send))
         found = match(scope["method"], scope["path"])
         if found is None:
             return await self.django_app(scope, receive, send)

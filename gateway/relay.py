@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from accounts.selection import Rotation, candidates
-from gateway.errors import GatewayError, InvalidRequest, NoAccount, UpstreamError
+from gateway.errors import GatewayError, InvalidRequest, NetworkError, NoAccount, UpstreamError
 from gateway.snapshot import KeyConf, Snapshot
 from providers.adapters.base import Upstream
 from providers.registry import adapter_for
 from providers.routing import plan_route
-from providers.types import ChatRequest, ChatResponse, EmbeddingRequest, StreamError, Usage, UsageUpdate
+from providers.types import ChatRequest, ChatResponse, EmbeddingRequest, Finish, StreamError, Usage, UsageUpdate
 
 __all__ = ["Call", "Relay", "MAX_ATTEMPTS"]
 
@@ -125,20 +125,30 @@ class Relay:
 
     async def _follow(self, call: Call, first, events) -> AsyncIterator:
         call.usage_partial = True
+        finished = False
+        pending = [first] if first is not None else []
         try:
-            if first is not None:
-                if isinstance(first, UsageUpdate):
-                    call.usage = first.usage
-                yield first
-            async for event in events:
+            while True:
+                if pending:
+                    event = pending.pop()
+                else:
+                    try:
+                        event = await anext(events)
+                    except StopAsyncIteration:
+                        break
                 if isinstance(event, UsageUpdate):
                     call.usage = event.usage
+                elif isinstance(event, Finish):
+                    finished = True
                 elif isinstance(event, StreamError):
                     raise UpstreamError(f"the upstream failed mid-stream: {event.message}", error_type=event.type)
                 yield event
-            call.usage_partial = False
         finally:
             await events.aclose()
+        if not finished:
+            # A stream that stops without saying why was cut: never end it as a success.
+            raise NetworkError("the upstream stream ended before the answer was complete")
+        call.usage_partial = False
 
     async def embed(self, snapshot: Snapshot, call: Call, request: EmbeddingRequest):
         last_error = None

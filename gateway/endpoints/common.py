@@ -57,6 +57,8 @@ async def relay_chat(ctx: Context, codec, request: ChatRequest, *, content_type:
     call.requested_model = request.model
     call.stream = request.stream
     check_model(call.key, request.model)
+    if request.n != 1:
+        raise InvalidRequest("the gateway returns one choice per request; send n=1", param="n")
     if request.stream:
         await run_until_disconnect(ctx.exchange, _stream(ctx, codec, request, content_type, encoder_options or {}))
     else:

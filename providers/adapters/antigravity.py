@@ -1,0 +1,81 @@
+"""Antigravity (Google Cloud Code): Gemini's generateContent inside an envelope, with OAuth accounts.
+
+Requests go to ``{base_url}/v1internal:generateContent`` (or ``:streamGenerateContent?alt=sse``)
+as ``{"model", "project", "userAgent", "requestType", "requestId", "request": <Gemini body>}``;
+answers come back as ``{"response": <Gemini response>, "traceId"}``, each stream event too.
+"""
+
+import uuid
+
+import orjson
+
+from providers.adapters.gemini import GeminiAdapter
+from providers.adapters.base import Upstream
+from providers.formats import gemini as codec
+from providers.types import ChatRequest
+
+
+class _UnwrappingDecoder:
+    """Gemini's stream decoder, fed the inner ``response`` of each enveloped SSE event."""
+
+    def __init__(self):
+        from providers.formats.sse import SSEParser
+
+        self._sse = SSEParser()
+        self._inner = codec.StreamDecoder()
+
+    def feed(self, chunk: bytes) -> list:
+        return self._decode(self._sse.feed(chunk))
+
+    def close(self) -> list:
+        return self._decode(self._sse.close()) + self._inner.close()
+
+    def _decode(self, events) -> list:
+        out = []
+        for event in events:
+            try:
+                data = orjson.loads(event.data)
+            except orjson.JSONDecodeError:
+                data = None
+            inner = data.get("response", data) if isinstance(data, dict) else data
+            payload = orjson.dumps(inner) if inner is not None else event.data.encode()
+            out.extend(self._inner.feed(b"data: " + payload + b"\n\n"))
+        return out
+
+
+class AntigravityAdapter(GeminiAdapter):
+    supports_embeddings = False
+
+    def base(self, up: Upstream) -> str:
+        return up.provider.base_url or "https://cloudcode-pa.googleapis.com"
+
+    def chat_url(self, up: Upstream, stream: bool) -> str:
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return f"{self.base(up)}/v1internal:{method}"
+
+    def headers(self, up: Upstream) -> dict:
+        return {"authorization": f"Bearer {up.credential}", "user-agent": "antigravity"}
+
+    def wrap(self, body: dict, up: Upstream) -> dict:
+        project = up.account.project_id if up.account else ""
+        return {
+            "model": up.model,
+            "project": project,
+            "userAgent": "antigravity",
+            "requestType": "agent",
+            "requestId": f"agent-{uuid.uuid4()}",
+            "request": body,
+        }
+
+    def unwrap(self, body: dict) -> dict:
+        inner = body.get("response")
+        return inner if isinstance(inner, dict) else body
+
+    def stream_decoder(self):
+        return _UnwrappingDecoder()
+
+    async def count_tokens(self, up: Upstream, request: ChatRequest) -> int | None:
+        return None
+
+
+adapter = AntigravityAdapter()
