@@ -74,6 +74,7 @@ class GatewayHTTP:
     def __init__(self, django_app):
         self.django_app = django_app
         self.relay = Relay()
+        self.active = 0
 
     async def __call__(self, scope, receive, send):
         if scope["path"] == "/health":
@@ -87,6 +88,7 @@ class GatewayHTTP:
             fmt = _listing_format(exchange)
             handler = _LISTINGS[(fmt, name)]
         call = Call(exchange.request_id, fmt, name, client_ip=exchange.client_ip)
+        self.active += 1
         try:
             snapshot = await holder.get()
             await handler(Context(exchange, call, snapshot, self.relay, params))
@@ -101,6 +103,7 @@ class GatewayHTTP:
             call.fail(error)
             await self._answer_error(exchange, fmt, error)
         finally:
+            self.active -= 1
             recorder.record(call)
             _log_line(call)
 

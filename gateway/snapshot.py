@@ -213,16 +213,15 @@ class SnapshotHolder:
     async def get(self) -> Snapshot:
         snap = self._snapshot
         if snap is None or self._stale:
-            return await self._reload(wait=snap is None)
+            # A change made in this process is seen by its next request; others see it within the interval.
+            return await self._reload()
         if time.monotonic() - self._checked_at > settings.GATEWAY["SNAPSHOT_REFRESH_SECONDS"]:
             self._checked_at = time.monotonic()
             self._start(self._refresh_if_moved)
         return snap
 
-    async def _reload(self, wait: bool) -> Snapshot:
-        task = self._start(self._rebuild)
-        if wait or self._snapshot is None:
-            await asyncio.shield(task)
+    async def _reload(self) -> Snapshot:
+        await asyncio.shield(self._start(self._rebuild))
         return self._snapshot
 
     def _start(self, work) -> asyncio.Future:

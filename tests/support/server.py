@@ -6,7 +6,7 @@ import time
 
 import uvicorn
 
-__all__ = ["GatewayServer", "free_port"]
+__all__ = ["GatewayServer", "free_port", "settle"]
 
 
 def free_port() -> int:
@@ -39,3 +39,15 @@ class GatewayServer:
     def stop(self):
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def settle(timeout: float = 5.0):
+    """Wait until the gateway has no request in flight, then write its request log."""
+    from gateway.asgi import application
+    from stats.recording import recorder
+
+    edge = application.application_mapping["http"]
+    deadline = time.monotonic() + timeout
+    while edge.active and time.monotonic() < deadline:
+        time.sleep(0.01)
+    recorder.flush(timeout)
