@@ -8,8 +8,10 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from accounts.selection import Rotation, candidates
-from gateway.errors import GatewayError, InvalidRequest, NetworkError, NoAccount, UpstreamError
+from accounts.oauth import OAuthTokens
+from accounts.pool import AccountPool
+from accounts.selection import candidates
+from gateway.errors import GatewayError, InvalidRequest, NetworkError, NoAccount, RateLimited, UpstreamError
 from gateway.snapshot import KeyConf, Snapshot
 from providers.adapters.base import Upstream
 from providers.registry import adapter_for
@@ -45,6 +47,7 @@ class Call:
     ttft: float | None = None
     attempts: int = 0
     client_ip: str = ""
+    session: str = ""  # keeps a conversation on one account (upstream prompt caches)
 
     def fail(self, error: GatewayError):
         self.status = error.status
@@ -57,29 +60,11 @@ def _retryable(error: GatewayError) -> bool:
 
 
 class Relay:
-    def __init__(self):
-        self.rotation = Rotation()
+    """Runs each call against its route's providers and accounts until one answers."""
 
-    def attempts(self, snapshot: Snapshot, call: Call, model: str):
-        """Yield (adapter, Upstream) pairs in failover order, within the retry budget."""
-        tried = 0
-        for target in plan_route(snapshot, model):
-            adapter = adapter_for(target.provider.type).adapter
-            accounts = candidates(snapshot, target.provider.id, target.model)
-            if not accounts and not adapter.needs_account:
-                if tried < MAX_ATTEMPTS:
-                    tried += 1
-                    yield adapter, Upstream(target.provider, None, target.model)
-                continue
-            used = set()
-            while tried < MAX_ATTEMPTS:
-                account = self.rotation.pick(accounts, target.provider.name, target.model, used)
-                if account is None:
-                    break
-                used.add(account.id)
-                tried += 1
-                yield adapter, Upstream(target.provider, account, target.model,
-                                        credential=account.access_token or account.api_key)
+    def __init__(self):
+        self.pool = AccountPool()
+        self.tokens = OAuthTokens()
 
     def _begin(self, call: Call, up: Upstream):
         call.attempts += 1
@@ -88,40 +73,94 @@ class Relay:
         call.proxy_id = up.account.proxy_id if up.account else None
         call.upstream_model = up.model
 
-    async def complete(self, snapshot: Snapshot, call: Call, request: ChatRequest) -> ChatResponse:
+    async def _run(self, snapshot: Snapshot, call: Call, model: str, attempt, serves=None):
+        """Try ``attempt(adapter, upstream)`` along the fallback chain, within the retry budget."""
         last_error = None
-        for adapter, up in self.attempts(snapshot, call, request.model):
-            self._begin(call, up)
-            try:
-                response = await adapter.complete(up, request)
-            except GatewayError as error:
-                if not _retryable(error):
-                    raise
-                last_error = error
+        tried = 0
+        for target in plan_route(snapshot, model):
+            adapter = adapter_for(target.provider.type).adapter
+            if serves is not None and not serves(adapter):
+                last_error = InvalidRequest(f"the provider of '{model}' does not serve this endpoint")
                 continue
-            call.usage = response.usage
-            return response
-        raise last_error or NoAccount(f"no account can serve '{request.model}' right now")
+            accounts = candidates(snapshot, target.provider.id, target.model)
+            if not accounts and not adapter.needs_account:
+                accounts = [None]
+            used = set()
+            while tried < MAX_ATTEMPTS:
+                try:
+                    choice = await self._choose(accounts, target, used, call.session)
+                except (NoAccount, RateLimited) as error:
+                    last_error = last_error if isinstance(last_error, UpstreamError) else error
+                    break
+                tried += 1
+                up = Upstream(target.provider, choice.account if choice else None, target.model)
+                self._begin(call, up)
+                try:
+                    result = await self._attempt(adapter, up, attempt)
+                except GatewayError as error:
+                    if not _retryable(error):
+                        raise
+                    if up.account is not None:
+                        await self.pool.report_failure(up.account, error)
+                    last_error = error
+                    if up.account is None:
+                        break
+                    continue
+                if choice is not None:
+                    await self.pool.report_success(choice.account, choice.troubled)
+                return result
+        raise last_error or NoAccount(f"no account can serve '{model}' right now")
+
+    async def _choose(self, accounts: list, target, used: set, session: str):
+        if accounts == [None]:
+            if used:
+                raise NoAccount("the provider was tried")
+            used.add(None)
+            return None
+        choice = await self.pool.pick(accounts, target.provider.name, target.model, used, session)
+        used.add(choice.account.id)
+        return choice
+
+    async def _attempt(self, adapter, up: Upstream, attempt):
+        account = up.account
+        if account is None:
+            return await attempt(adapter, up)
+        if not account.refresh_token:
+            up.credential = account.api_key or account.access_token
+            return await attempt(adapter, up)
+        up.credential = await self.tokens.token_for(up.provider, account)
+        try:
+            return await attempt(adapter, up)
+        except UpstreamError as error:
+            if error.upstream_status != 401:
+                raise
+        # The upstream refused a token we thought valid: refresh once and retry once.
+        up.credential = await self.tokens.token_for(up.provider, account, rejected=up.credential)
+        return await attempt(adapter, up)
+
+    async def complete(self, snapshot: Snapshot, call: Call, request: ChatRequest) -> ChatResponse:
+        async def attempt(adapter, up):
+            return await adapter.complete(up, request)
+
+        response = await self._run(snapshot, call, request.model, attempt)
+        call.usage = response.usage
+        return response
 
     async def open_stream(self, snapshot: Snapshot, call: Call, request: ChatRequest) -> AsyncIterator:
         """Connect, with failover, until an upstream produced its first event; then the stream."""
-        last_error = None
-        for adapter, up in self.attempts(snapshot, call, request.model):
-            self._begin(call, up)
+        async def attempt(adapter, up):
             events = adapter.stream(up, request)
             try:
-                first = await anext(events)
+                return await anext(events), events
             except StopAsyncIteration:
-                first = None
-            except GatewayError as error:
+                return None, events
+            except BaseException:
                 await events.aclose()
-                if not _retryable(error):
-                    raise
-                last_error = error
-                continue
-            call.ttft = time.monotonic() - call.started
-            return self._follow(call, first, events)
-        raise last_error or NoAccount(f"no account can serve '{request.model}' right now")
+                raise
+
+        first, events = await self._run(snapshot, call, request.model, attempt)
+        call.ttft = time.monotonic() - call.started
+        return self._follow(call, first, events)
 
     async def _follow(self, call: Call, first, events) -> AsyncIterator:
         call.usage_partial = True
@@ -151,29 +190,18 @@ class Relay:
         call.usage_partial = False
 
     async def embed(self, snapshot: Snapshot, call: Call, request: EmbeddingRequest):
-        last_error = None
-        for adapter, up in self.attempts(snapshot, call, request.model):
-            if not adapter.supports_embeddings:
-                last_error = InvalidRequest(f"the provider of '{request.model}' does not serve embeddings")
-                continue
-            self._begin(call, up)
-            try:
-                response = await adapter.embed(up, request)
-            except GatewayError as error:
-                if not _retryable(error):
-                    raise
-                last_error = error
-                continue
-            call.usage = response.usage
-            return response
-        raise last_error or NoAccount(f"no account can serve '{request.model}' right now")
+        async def attempt(adapter, up):
+            return await adapter.embed(up, request)
+
+        response = await self._run(snapshot, call, request.model, attempt, serves=lambda a: a.supports_embeddings)
+        call.usage = response.usage
+        return response
 
     async def count_tokens(self, snapshot: Snapshot, call: Call, request: ChatRequest) -> int | None:
-        for adapter, up in self.attempts(snapshot, call, request.model):
-            self._begin(call, up)
-            try:
-                return await adapter.count_tokens(up, request)
-            except GatewayError as error:
-                if not _retryable(error):
-                    raise
-        return None
+        async def attempt(adapter, up):
+            return await adapter.count_tokens(up, request)
+
+        try:
+            return await self._run(snapshot, call, request.model, attempt)
+        except (NoAccount, RateLimited, UpstreamError):
+            return None  # the caller estimates instead

@@ -56,6 +56,7 @@ async def relay_chat(ctx: Context, codec, request: ChatRequest, *, content_type:
     call = ctx.call
     call.requested_model = request.model
     call.stream = request.stream
+    call.session = ctx.exchange.headers.get("x-session-id") or request.user
     check_model(call.key, request.model)
     if request.n != 1:
         raise InvalidRequest("the gateway returns one choice per request; send n=1", param="n")
