@@ -130,6 +130,7 @@ def build_snapshot(version: str = "") -> Snapshot:
     from gateway.crypto import Unreadable
     from gateway.models import ApiKey
     from providers.models import ModelPrice, ModelRoute, Provider
+    from proxies.models import ProxyServer
 
     snap = Snapshot(version=version, built_at=time.time())
     for p in Provider.objects.all():
@@ -148,10 +149,12 @@ def build_snapshot(version: str = "") -> Snapshot:
             snap.exact_routes[route.model] = conf
     # Most specific glob first: higher priority, then the longer (more literal) pattern.
     snap.glob_routes.sort(key=lambda r: (-r.priority, -len(r.model.replace("*", ""))))
+    proxies_in_use = ProxyServer.objects.filter(enabled=True).exists()
     for a in Account.objects.select_related("proxy"):
         unreadable = any(isinstance(v, Unreadable) for v in (a.api_key, a.access_token, a.refresh_token))
         usable = a.enabled and not unreadable and a.health not in (Health.FAILED, Health.NEEDS_REAUTH)
-        proxy_ok = a.proxy is None or a.proxy.enabled
+        # Once proxies are configured an account leaves only through its own, never directly.
+        proxy_ok = a.proxy.enabled if a.proxy else not proxies_in_use
         snap.accounts.setdefault(a.provider_id, []).append(AccountConf(
             a.id, a.provider_id, a.name, a.api_key, a.access_token, a.refresh_token, a.token_expires_at,
             a.project_id, tuple(a.allowed_models or ()), max(a.weight, 0), usable and proxy_ok,

@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class ProxiesConfig(AppConfig):
     name = "proxies"
+
+    def ready(self):
+        from proxies import signals
+
+        signals.connect()
