@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The container's web process: optionally migrate and load the config, then uvicorn (uvloop, httptools).
+# Environment: GATEWAY_MIGRATE=1 runs migrations first; GATEWAY_CONFIG=FILE loads a config file;
+# PORT (8088); WEB_CONCURRENCY (worker processes, read by uvicorn itself; 2 here by default).
+# Extra arguments are passed to uvicorn.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python}
+case "${GATEWAY_MIGRATE:-0}" in
+  1|true|yes|on) $PY manage.py migrate --noinput ;;
+esac
+if [ -n "${GATEWAY_CONFIG:-}" ]; then
+  $PY manage.py loadconfig "$GATEWAY_CONFIG"
+fi
+
+export WEB_CONCURRENCY=${WEB_CONCURRENCY:-2}
+exec $PY -m uvicorn gateway.asgi:application \
+  --host "${HOST:-0.0.0.0}" --port "${PORT:-8088}" \
+  --loop uvloop --http httptools \
+  --proxy-headers --timeout-graceful-shutdown "${GRACEFUL_SHUTDOWN_SECONDS:-30}" \
+  "$@"
