@@ -24,6 +24,7 @@ ENV PATH=/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     GATEWAY_DATA_DIR=/data \
+    STATIC_ROOT=/app/staticfiles \
     PORT=8088
 
 COPY --from=builder /venv /venv
