@@ -5,9 +5,11 @@ in-process cache under ``var/``, Celery in eager mode. Setting ``DATABASE_URL`` 
 production rules: secrets must come from the environment and nothing is invented.
 """
 
+from datetime import timezone
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from gateway.envconf import env, envbool, envfloat, envint, envlist, ensure_local_secret
 
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_prometheus",
     "channels",
@@ -165,6 +168,23 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = False
+# Beat's DatabaseScheduler copies these into django_celery_beat's tables when it starts; the admin edits them.
+# The times are UTC whatever TIME_ZONE says: the roll-ups work on UTC days.
+CELERY_BEAT_SCHEDULE = {
+    "aggregate-today": {
+        "task": "stats.tasks.aggregate_today",
+        "schedule": TzAwareCrontab(minute="*/5", tz=timezone.utc),
+        "options": {"expires": 240},
+    },
+    "aggregate-yesterday": {
+        "task": "stats.tasks.aggregate_yesterday",
+        "schedule": TzAwareCrontab(hour=0, minute=10, tz=timezone.utc),
+    },
+    "purge-request-logs": {
+        "task": "stats.tasks.purge_request_logs",
+        "schedule": TzAwareCrontab(hour=3, minute=0, tz=timezone.utc),
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -180,6 +200,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Stats, logs and configuration of the AI gateway.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page's JavaScript and CSS come from drf-spectacular-sidecar: no CDN needed.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # The gateway's own knobs.
