@@ -550,7 +550,7 @@ def _usage(raw: dict) -> Usage:
 
 
 def build_response(response: ChatResponse, request: ChatRequest) -> dict:
-    content = [block for part in response.parts if (block := _response_block(part)) is not None]
+    content = _response_blocks(response.parts)
     return {
         "id": _message_id(response.id),
         "type": "message",
@@ -561,6 +561,23 @@ def build_response(response: ChatResponse, request: ChatRequest) -> dict:
         "stop_sequence": response.stop_sequence or None,
         "usage": _usage_out(response.usage),
     }
+
+
+def _response_blocks(parts: list) -> list:
+    blocks = []
+    for part in parts:
+        if _signs(blocks[-1] if blocks else None, part):
+            # A signature arriving alone (Gemini signs the part after a thought) ends the thought
+            # before it, as the stream encoder does.
+            blocks[-1]["signature"] = part.signature
+        elif (block := _response_block(part)) is not None:
+            blocks.append(block)
+    return blocks
+
+
+def _signs(block: dict | None, part) -> bool:
+    unsigned_thought = block is not None and block["type"] == "thinking" and not block["signature"]
+    return unsigned_thought and isinstance(part, Thinking) and not part.text and not part.redacted
 
 
 def _response_block(part) -> dict | None:

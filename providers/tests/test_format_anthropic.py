@@ -520,6 +520,16 @@ def test_it_builds_a_response():
     SDKMessage.model_validate(built)
 
 
+def test_it_builds_a_lone_signature_into_the_thought_before_it_as_a_stream_would():
+    # Gemini signs the answer part after its thought; the parser keeps that as a signature-only Thinking.
+    parts = [Thinking("why"), Thinking(signature="sig"), Text("Hello"), Thinking(signature="other")]
+    built = codec.build_response(ChatResponse("msg_1", "m", parts), request())
+    assert built["content"] == [
+        {"type": "thinking", "thinking": "why", "signature": "sig"}, {"type": "text", "text": "Hello"},
+        {"type": "thinking", "thinking": "", "signature": "other"},
+    ]
+
+
 @pytest.mark.parametrize("ours, theirs", [
     ("end_turn", "end_turn"), ("max_tokens", "max_tokens"), ("stop_sequence", "stop_sequence"),
     ("tool_use", "tool_use"), ("content_filter", "refusal"), ("error", "end_turn"),

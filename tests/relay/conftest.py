@@ -1,6 +1,7 @@
 """The relay under test: the real ASGI app on loopback, every provider type pointed at the fake upstream."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +36,20 @@ class Gateway:
         return MODEL[provider]
 
 
+# Each test commits its configuration for the server thread to read; flushing only the gateway's own
+# apps, without re-running post_migrate, keeps that cheap.
+RELAY_DB = pytest.mark.django_db(transaction=True,
+                                 available_apps=["gateway", "providers", "accounts", "proxies", "stats"])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(RELAY_DB)
+
+
 @pytest.fixture(scope="session")
 def gateway_server(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
@@ -64,3 +79,37 @@ def gw(transactional_db, gateway_server, fake_upstream):  # noqa: F811
     configure(fake_upstream)
     yield Gateway(gateway_server.url, KEY, fake_upstream)
     settle()
+
+
+
+# The SDK clients are built once: each builds its own HTTP clients and TLS contexts, which is slow.
+@pytest.fixture(scope="session")
+def sdk_clients(gateway_server):
+    import anthropic
+    import openai
+    from google import genai
+    from google.genai import types
+
+    url = gateway_server.url
+    google_options = types.HttpOptions(base_url=url, timeout=20_000, retry_options=types.HttpRetryOptions(attempts=1))
+    with openai.OpenAI(api_key=KEY, base_url=url + "/v1", max_retries=0, timeout=20) as oa, \
+            anthropic.Anthropic(api_key=KEY, base_url=url, max_retries=0, timeout=20) as an:
+        yield {"oa": oa, "an": an, "ge": genai.Client(api_key=KEY, http_options=google_options)}
+
+
+@pytest.fixture
+def oa(gw, sdk_clients):
+    """The official OpenAI SDK, pointed at the gateway's /v1."""
+    return sdk_clients["oa"]
+
+
+@pytest.fixture
+def an(gw, sdk_clients):
+    """The official Anthropic SDK, pointed at the gateway."""
+    return sdk_clients["an"]
+
+
+@pytest.fixture
+def ge(gw, sdk_clients):
+    """The official google-genai SDK, pointed at the gateway (it calls /v1beta/models/...)."""
+    return sdk_clients["ge"]
