@@ -1,8 +1,8 @@
 """Raw ASGI request and response plumbing for the relay's endpoints (no Django on this path)."""
 
 import asyncio
+import os
 import re
-import uuid
 from urllib.parse import parse_qs
 
 import orjson
@@ -23,7 +23,7 @@ class ClientDisconnected(Exception):
 
 def request_id_from(headers: dict) -> str:
     given = headers.get("x-request-id", "")
-    return given if _REQUEST_ID.match(given) else "req_" + uuid.uuid4().hex
+    return given if _REQUEST_ID.match(given) else "req_" + os.urandom(16).hex()
 
 
 class Exchange:

@@ -23,7 +23,8 @@ EMBEDDED = not DATABASE_URL
 if EMBEDDED:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = envbool("DJANGO_DEBUG", EMBEDDED)
+# Off by default even embedded: DEBUG keeps every SQL query in memory and slows the log writer.
+DEBUG = envbool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["*"] if EMBEDDED else ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 
@@ -105,7 +106,12 @@ def _database_config():
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "gateway.sqlite3",
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                # WAL lets the admin read while the log writer writes; NORMAL sync is safe with WAL.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     try:
         config = dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))
@@ -183,6 +189,21 @@ CELERY_BEAT_SCHEDULE = {
     "purge-request-logs": {
         "task": "stats.tasks.purge_request_logs",
         "schedule": TzAwareCrontab(hour=3, minute=0, tz=timezone.utc),
+    },
+    "refresh-expiring-tokens": {
+        "task": "accounts.tasks.refresh_expiring_tokens",
+        "schedule": TzAwareCrontab(minute="*/5", tz=timezone.utc),
+        "options": {"expires": 240},
+    },
+    "probe-failed-accounts": {
+        "task": "accounts.tasks.probe_failed_accounts",
+        "schedule": TzAwareCrontab(minute="*/10", tz=timezone.utc),
+        "options": {"expires": 540},
+    },
+    "roll-proxy-counters": {
+        "task": "proxies.tasks.roll_proxy_counters",
+        "schedule": TzAwareCrontab(minute="*/5", tz=timezone.utc),
+        "options": {"expires": 240},
     },
 }
 

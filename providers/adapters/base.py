@@ -16,12 +16,13 @@ import orjson
 
 from gateway.errors import GatewayError, NetworkError, UpstreamError, UpstreamTimeout
 from gateway.snapshot import AccountConf, ProviderConf
-from proxies.clients import client_for
+from proxies.clients import egress_for
 from providers.types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
 
 __all__ = ["Upstream", "Adapter", "HttpAdapter", "classify_status", "MAX_ERROR_BODY", "MAX_RESPONSE_BODY"]
 
 MAX_ERROR_BODY = 64 * 1024
+_BASE_HEADERS = (("content-type", "application/json"), ("accept-encoding", "identity"))
 MAX_RESPONSE_BODY = 64 * 1024 * 1024
 
 
@@ -159,13 +160,12 @@ class HttpAdapter(Adapter):
 
     async def open(self, up: Upstream, url: str, body: dict) -> httpx.Response:
         """Send the request and wait for the response head; error statuses are raised here."""
-        client = client_for(up.account.proxy_url if up.account else "")
-        headers = {"content-type": "application/json", "accept-encoding": "identity", **self.headers(up)}
-        request = client.build_request("POST", url, content=orjson.dumps(body), headers=headers)
+        egress = egress_for(up.account.proxy_url if up.account else "")
+        headers = [*_BASE_HEADERS, *self.headers(up).items()]
         started = time.monotonic()
         try:
             async with asyncio.timeout(up.provider.timeout):
-                response = await client.send(request, stream=True)
+                response = await egress.send("POST", url, headers, orjson.dumps(body))
         except TimeoutError:
             raise UpstreamTimeout(f"the upstream did not answer within {up.provider.timeout:g}s") from None
         except httpx.TimeoutException:
