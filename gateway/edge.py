@@ -11,6 +11,7 @@ from gateway.endpoints.common import Context
 from gateway.errors import GatewayError
 from gateway.health import health
 from gateway.http import ClientDisconnected, Exchange, error_headers
+from gateway.metrics import observe_call
 from gateway.relay import Call, Relay
 from gateway.snapshot import holder
 from providers.formats import anthropic as anthropic_codec
@@ -105,7 +106,9 @@ class GatewayHTTP:
         finally:
             self.active -= 1
             recorder.record(call)
-            _log_line(call)
+            provider = _provider_name(call)
+            observe_call(call, provider, time.monotonic() - call.started)
+            _log_line(call, provider)
 
     async def _answer_error(self, exchange: Exchange, fmt: str, error: GatewayError):
         if exchange.started:
@@ -114,13 +117,19 @@ class GatewayHTTP:
         await exchange.respond_json(error.status, body, error_headers(error))
 
 
-def _log_line(call: Call):
+def _provider_name(call: Call) -> str:
+    snapshot = holder.current
+    provider = snapshot.providers.get(call.provider_id) if snapshot and call.provider_id else None
+    return provider.name if provider else "-"
+
+
+def _log_line(call: Call, provider: str):
     if not log.isEnabledFor(logging.INFO):
         return
     usage = call.usage
     log.info("request", extra={
         "request_id": call.request_id, "format": call.client_format, "endpoint": call.endpoint,
-        "model": call.requested_model, "upstream_model": call.upstream_model, "provider_id": call.provider_id,
+        "model": call.requested_model, "upstream_model": call.upstream_model, "provider": provider,
         "account_id": call.account_id, "status_code": call.status, "error_type": call.error_type,
         "streaming": call.stream, "attempts": call.attempts,
         "duration_ms": round((time.monotonic() - call.started) * 1000, 2),

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, transaction
 from django.db.models.constants import OnConflict
 
+from gateway.metrics import COST, LOG_BACKLOG
+from gateway.snapshot import holder
 from stats.pricing import cost_of
 
 __all__ = ["Recorder", "recorder", "entry_from_call", "insert_rows"]
@@ -103,6 +105,14 @@ def insert_rows(batch: list):
         cursor.executemany(sql, params)
 
 
+def _count_cost(batch: list):
+    snapshot = holder.current
+    names = {pid: p.name for pid, p in snapshot.providers.items()} if snapshot else {}
+    for values in batch:
+        if values["cost"]:
+            COST.labels(names.get(values["provider_id"], "-"), values["upstream_model"]).inc(float(values["cost"]))
+
+
 class Recorder:
     def __init__(self):
         self._pending = deque()
@@ -153,6 +163,8 @@ class Recorder:
                 return False
             self.failures = 0
             self.written += len(batch)
+            _count_cost(batch)
+            LOG_BACKLOG.set(len(self._pending))
         self._idle.set()
         return True
 

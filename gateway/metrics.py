@@ -1,0 +1,97 @@
+"""Prometheus metrics for the relay (the seeds' names), and the /metrics view.
+
+With several worker processes set PROMETHEUS_MULTIPROC_DIR (scripts/serve.sh does): each process
+writes its samples there and the scrape adds them up. State that lives in the database (account
+health, proxy load) is read at scrape time by the process that answers it.
+"""
+
+import os
+import secrets
+
+import prometheus_client
+from django.conf import settings
+from django.http import HttpResponse
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+__all__ = ["observe_call", "ACTIVE", "metrics_view", "LOG_BACKLOG", "COST"]
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+REQUESTS = Counter("proxy_requests_total", "Requests handled by the relay",
+                   ["format", "model", "provider", "status"])
+DURATION = Histogram("proxy_request_duration_seconds", "Time from request to the last byte",
+                     ["format", "model", "provider"], buckets=_LATENCY_BUCKETS)
+TTFT = Histogram("proxy_time_to_first_token_seconds", "Time from request to the first streamed event",
+                 ["format", "model", "provider"], buckets=_LATENCY_BUCKETS)
+ERRORS = Counter("proxy_errors_total", "Requests that ended in an error",
+                 ["format", "model", "provider", "error_type"])
+ACTIVE = Gauge("proxy_active_requests", "Requests in flight", ["format", "provider"], multiprocess_mode="livesum")
+TOKENS = Counter("proxy_tokens_total", "Tokens relayed", ["provider", "model", "kind"])
+COST = Counter("proxy_cost_usd_total", "Cost of relayed requests in USD", ["provider", "model"])
+LOG_BACKLOG = Gauge("gateway_request_log_backlog", "Request log rows waiting to be written",
+                    multiprocess_mode="livesum")
+LOG_SPILLED = Counter("gateway_request_log_spilled_total", "Request log rows spilled out of memory")
+LOG_DROPPED = Counter("gateway_request_log_dropped_total", "Request log rows that could not be kept")
+
+
+def observe_call(call, provider: str, elapsed: float):
+    model = call.requested_model or "-"
+    fmt = call.client_format
+    REQUESTS.labels(fmt, model, provider, str(call.status)).inc()
+    DURATION.labels(fmt, model, provider).observe(elapsed)
+    if call.ttft is not None:
+        TTFT.labels(fmt, model, provider).observe(call.ttft)
+    if call.error_type:
+        ERRORS.labels(fmt, model, provider, call.error_type).inc()
+    usage = call.usage
+    if usage is not None:
+        upstream = call.upstream_model or model
+        TOKENS.labels(provider, upstream, "prompt").inc(usage.prompt_tokens)
+        TOKENS.labels(provider, upstream, "completion").inc(usage.completion_tokens)
+        if usage.cached_tokens:
+            TOKENS.labels(provider, upstream, "cached").inc(usage.cached_tokens)
+
+
+class _ConfigState:
+    """Account health and proxy load, read from the database when scraped."""
+
+    def collect(self):
+        from django.db.models import Count
+
+        from accounts.models import Account
+        from proxies.models import ProxyServer
+
+        health = GaugeMetricFamily("gateway_account_healthy", "1 when the account is in rotation",
+                                   labels=["provider", "account", "state"])
+        for provider, name, state, enabled in Account.objects.values_list("provider__name", "name", "health",
+                                                                          "enabled"):
+            health.add_metric([provider, name, state], 1.0 if enabled and state == "healthy" else 0.0)
+        yield health
+        load = GaugeMetricFamily("gateway_proxy_load_ratio", "Accounts behind a proxy over its capacity",
+                                 labels=["proxy"])
+        for name, capacity, count in ProxyServer.objects.annotate(n=Count("accounts")).values_list(
+                "name", "capacity", "n"):
+            load.add_metric([name], count / capacity if capacity else 0.0)
+        yield load
+
+
+def _registry():
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = prometheus_client.CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = prometheus_client.CollectorRegistry()
+        registry.register(prometheus_client.REGISTRY)
+    registry.register(_ConfigState())
+    return registry
+
+
+def metrics_view(request):
+    token = settings.GATEWAY["METRICS_TOKEN"]
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not secrets.compare_digest(given.encode(), token.encode()):
+            return HttpResponse("metrics token required\n", status=401, content_type="text/plain")
+    page = prometheus_client.generate_latest(_registry())
+    return HttpResponse(page, content_type=prometheus_client.CONTENT_TYPE_LATEST)
