@@ -16,12 +16,14 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, transaction
+from django.db import (DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, close_old_connections,
+                       connections, transaction)
 from django.db.models.constants import OnConflict
 
-from gateway.metrics import COST, LOG_BACKLOG
+from gateway.metrics import COST, LOG_BACKLOG, LOG_DROPPED, LOG_SPILLED
 from gateway.snapshot import holder
 from stats.pricing import cost_of
+from stats.spool import Spool
 
 __all__ = ["Recorder", "recorder", "entry_from_call", "insert_rows"]
 
@@ -114,14 +116,27 @@ def _count_cost(batch: list):
 
 
 class Recorder:
+    """Buffers log entries in memory and writes them from one thread; see the module docstring.
+
+    Memory is bounded: past MAX_PENDING rows (the database is away) the oldest are spilled to disk
+    and replayed when it returns. A hard crash loses what is in memory: at most LOG_FLUSH_SECONDS of
+    traffic while the database is up, at most MAX_PENDING rows while it is down.
+    """
+
     def __init__(self):
         self._pending = deque()
         self._wake = threading.Event()
-        self._idle = threading.Event()
         self._thread = None
         self._lock = threading.Lock()
+        self._spool = None
         self.written = 0
         self.failures = 0
+
+    @property
+    def spool(self) -> Spool:
+        if self._spool is None:
+            self._spool = Spool()
+        return self._spool
 
     @property
     def backlog(self) -> int:
@@ -129,7 +144,6 @@ class Recorder:
 
     def record(self, call):
         self._pending.append(entry_from_call(call))
-        self._idle.clear()
         if self._thread is None:
             self._start()
         if len(self._pending) >= settings.GATEWAY["LOG_BATCH_SIZE"]:
@@ -146,35 +160,92 @@ class Recorder:
             self._wake.wait(settings.GATEWAY["LOG_FLUSH_SECONDS"])
             self._wake.clear()
             if not self.write_pending():
-                close_old_connections()
-                time.sleep(min(30, 2 ** min(self.failures, 5)))
+                time.sleep(min(30, 0.5 * 2 ** min(self.failures, 6)))
 
     def write_pending(self) -> bool:
-        """Write everything pending, a batch at a time; False when the database refused."""
+        """Write everything pending, a batch at a time; False when the database is unreachable."""
         batch_size = settings.GATEWAY["LOG_BATCH_SIZE"]
         while self._pending:
             batch = [self._pending.popleft() for _ in range(min(batch_size, len(self._pending)))]
-            try:
-                insert_rows(batch)
-            except Exception:
-                self.failures += 1
+            if not self._write(batch):
                 self._pending.extendleft(reversed(batch))
-                log.warning("request log write failed; %d rows wait for the database", len(self._pending))
+                self._spill_excess()
                 return False
-            self.failures = 0
+        LOG_BACKLOG.set(0)
+        return self._replay_spool()
+
+    def _write(self, batch: list) -> bool:
+        try:
+            insert_rows(batch)
+        except (OperationalError, InterfaceError):
+            self.failures += 1
+            close_old_connections()
+            if self.failures == 1 or self.failures % 20 == 0:
+                log.warning("request log write failed; %d rows wait for the database", len(self._pending) + len(batch))
+            return False
+        except DatabaseError:
+            self._isolate(batch)
+        else:
             self.written += len(batch)
             _count_cost(batch)
-            LOG_BACKLOG.set(len(self._pending))
-        self._idle.set()
+        self.failures = 0
         return True
 
+    def _isolate(self, batch: list):
+        """One bad row must not hold back the others: write them one by one, set the bad ones aside."""
+        for values in batch:
+            try:
+                insert_rows([values])
+            except (OperationalError, InterfaceError):
+                raise
+            except DatabaseError:
+                log.error("request log row %s refused by the database; kept in the spool's poison file",
+                          values.get("request_id"))
+                self.spool.quarantine([values])
+                LOG_DROPPED.inc()
+            else:
+                self.written += 1
+
+    def _spill_excess(self):
+        excess = len(self._pending) - settings.GATEWAY["LOG_MAX_PENDING"]
+        if excess > 0:
+            rows = [self._pending.popleft() for _ in range(excess)]
+            self.spool.append(rows)
+            LOG_SPILLED.inc(len(rows))
+        LOG_BACKLOG.set(len(self._pending))
+
+    def _replay_spool(self) -> bool:
+        for path in self.spool.waiting():
+            claimed = self.spool.claim(path)
+            if claimed is None:
+                continue
+            rows = Spool.read(claimed)
+            batch_size = settings.GATEWAY["LOG_BATCH_SIZE"]
+            for start in range(0, len(rows), batch_size):
+                if not self._write(rows[start:start + batch_size]):
+                    self.spool.append(rows[start:])
+                    claimed.unlink()
+                    return False
+            claimed.unlink()
+        return True
+
+    def spill_all(self):
+        """Put everything still in memory on disk (shutdown while the database is away)."""
+        rows = [self._pending.popleft() for _ in range(len(self._pending))]
+        if rows:
+            self.spool.append(rows)
+            LOG_SPILLED.inc(len(rows))
+
     def flush(self, timeout: float = 10.0) -> bool:
-        """Write what is pending now (graceful shutdown, tests); True when nothing is left."""
+        """Write what is pending (graceful shutdown, tests); what cannot be written goes to the spool."""
         deadline = time.monotonic() + timeout
         while self._pending and time.monotonic() < deadline:
             if not self.write_pending():
                 time.sleep(0.2)
-        return not self._pending
+        if self._pending:
+            self.spill_all()
+            return False
+        return True
 
 
 recorder = Recorder()
