@@ -95,4 +95,5 @@ class SecretsAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return fieldsets
         hidden = set(self.secret_fields())
-        return [(title, {**opts, "fields": [f for f in opts["fields"] if f not in hidden]}) for title, opts in fieldsets]
+        return [(title, {**opts, "fields": [f for f in opts["fields"] if f not in hidden]})
+                for title, opts in fieldsets]

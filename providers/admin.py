@@ -31,7 +31,8 @@ class ProviderAdmin(SecretsAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if obj.is_default:  # one default provider
-            Provider.objects.exclude(pk=obj.pk).filter(is_default=True).update(is_default=False, updated_at=timezone.now())
+            others = Provider.objects.exclude(pk=obj.pk).filter(is_default=True)
+            others.update(is_default=False, updated_at=timezone.now())
 
 
 class RouteTargetInline(admin.TabularInline):

@@ -88,6 +88,10 @@ def _price_ident(row) -> tuple:
     return (row.model.casefold(), row.valid_from)
 
 
+def _account_ident(row) -> tuple:
+    return (row.provider.name.casefold(), row.name.casefold())
+
+
 def _sync_plain(queryset, entries, summary, ident=_name_ident) -> Rows:
     rows = Rows(queryset, ident)
     for entry in entries:
@@ -121,7 +125,7 @@ def _default_ident(config: Config, rows: Rows, prune: bool):
 
 
 def _sync_accounts(entries, providers: Rows, proxies: Rows, summary: Summary, prune: bool) -> Rows:
-    rows = Rows(Account.objects.select_related("provider"), lambda row: (row.provider.name.casefold(), row.name.casefold()))
+    rows = Rows(Account.objects.select_related("provider"), _account_ident)
     for entry in entries:
         row = rows.get(entry)
         values = {**entry.values, "provider": _reference(providers, entry, entry.refs["provider"], "provider", prune)}

@@ -190,7 +190,8 @@ def provider_entry(item: Mapping, where: str) -> Entry:
     where = f"providers '{values['name']}'"
     oauth = extra.get("oauth") or Mapping(item.line_of("oauth"))
     if not isinstance(oauth, Mapping):
-        raise ConfigError(item.line_of("oauth"), f"{where}: 'oauth' must be a mapping (token_url, client_id, client_secret)")
+        message = f"{where}: 'oauth' must be a mapping (token_url, client_id, client_secret)"
+        raise ConfigError(item.line_of("oauth"), message)
     oauth_values, oauth_lines, _ = _fields(oauth, OAUTH_KEYS, f"{where}: oauth", Provider)
     values.update(oauth_values)
     lines.update(oauth_lines)
@@ -252,7 +253,8 @@ def key_entry(item: Mapping, where: str) -> Entry:
     values, lines, extra = _fields(item, KEY_KEYS, where, ApiKey)
     raw = extra.get("key")
     if raw is not None and len(raw) < MIN_KEY_LENGTH:
-        raise ConfigError(item.line_of("key"), f"keys '{values['name']}': 'key' must be at least {MIN_KEY_LENGTH} characters")
+        message = f"keys '{values['name']}': 'key' must be at least {MIN_KEY_LENGTH} characters"
+        raise ConfigError(item.line_of("key"), message)
     lines["key_hash"] = item.line_of("key")
     return Entry("keys", item.line, (values["name"].casefold(),), values["name"], values, lines, raw_key=raw)
 
