@@ -15,6 +15,9 @@ if [ -n "${GATEWAY_CONFIG:-}" ]; then
 fi
 
 export WEB_CONCURRENCY=${WEB_CONCURRENCY:-2}
+# Several workers add up their metrics through files in this directory; stale files would double count.
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-${GATEWAY_DATA_DIR:-/tmp}/prometheus}
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 exec $PY -m uvicorn gateway.asgi:application \
   --host "${HOST:-0.0.0.0}" --port "${PORT:-8088}" \
   --loop uvloop --http httptools \
