@@ -3,7 +3,8 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from gateway.configfile.schema import MIN_KEY_LENGTH
-from gateway.models import ApiKey, generate_key, hash_key
+from gateway.adminkit import ReadOnlyAdmin
+from gateway.models import ApiKey, AuditEntry, generate_key, hash_key
 
 admin.site.site_header = "AI Gateway"
 admin.site.site_title = "AI Gateway"
@@ -82,3 +83,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.set_key(raw)
         super().save_model(request, obj, form, change)
         messages.warning(request, f"The key for “{obj.name}” is {raw} — copy it now: it is not shown again.")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("at", "actor", "source", "action", "model", "object_repr")
+    list_filter = ("source", "action", "model")
+    search_fields = ("actor", "object_repr", "object_id")
+    date_hierarchy = "at"

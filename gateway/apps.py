@@ -6,6 +6,7 @@ class GatewayConfig(AppConfig):
     verbose_name = "Gateway keys"
 
     def ready(self):
-        from gateway import signals
+        from gateway import audit, signals
 
         signals.connect()
+        audit.connect()

@@ -63,3 +63,23 @@ class ApiKey(models.Model):
 
     def allows_model(self, model: str) -> bool:
         return not self.allowed_models or any(fnmatchcase(model, p) for p in self.allowed_models)
+
+
+class AuditEntry(models.Model):
+    """One change to the configuration: who, when, from where, what (secrets masked)."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.CharField(max_length=150)
+    source = models.CharField(max_length=16)  # admin | api | loadconfig | system
+    action = models.CharField(max_length=8)  # create | update | delete
+    model = models.CharField(max_length=64, db_index=True)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name_plural = "audit log"
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.model} {self.object_repr}"

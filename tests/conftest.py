@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.utils import timezone
 
 from accounts.models import Account
-from gateway.models import ApiKey
+from gateway.models import ApiKey, AuditEntry
 from providers.models import ModelPrice, ModelRoute, Provider, RouteTarget
 from proxies.models import ProxyDailyStats, ProxyServer
 from stats.models import DailyUsage, RequestLog
@@ -94,6 +94,7 @@ def _samples(request):
         "django_celery_beat.SolarSchedule": lambda: _celery_beat("SolarSchedule"),
         "django_celery_beat.ClockedSchedule": lambda: _celery_beat("ClockedSchedule"),
         "gateway.ApiKey": lambda: _key(),
+        "gateway.AuditEntry": lambda: _key() and AuditEntry.objects.first(),
         "providers.Provider": lambda: request.getfixturevalue("provider"),
         "providers.ModelRoute": lambda: _route(request.getfixturevalue("provider")),
         "providers.ModelPrice": lambda: ModelPrice.objects.create(model="gpt-4o", input_per_million=2.5,

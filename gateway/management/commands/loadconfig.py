@@ -1,5 +1,8 @@
+import getpass
+
 from django.core.management.base import BaseCommand, CommandError
 
+from gateway.audit import acting_as
 from gateway.configfile import ConfigError, apply_config, read_config
 
 
@@ -14,7 +17,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             config = read_config(options["file"])
-            summary = apply_config(config, prune=options["prune"], dry_run=options["dry_run"])
+            with acting_as(getpass.getuser(), "loadconfig"):
+                summary = apply_config(config, prune=options["prune"], dry_run=options["dry_run"])
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
         for name, raw in summary.generated:
