@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-__all__ = ["encrypt", "decrypt", "EncryptedTextField", "Unreadable", "SecretDecryptError"]
+__all__ = ["encrypt", "decrypt", "rotate", "rotate_all", "EncryptedTextField", "Unreadable", "SecretDecryptError"]
 
 
 class SecretDecryptError(Exception):
@@ -63,3 +63,39 @@ class EncryptedTextField(models.TextField):
             return value.ciphertext
         value = super().get_prep_value(value)
         return encrypt(value) if value else value
+
+
+def _encrypted_fields():
+    from django.apps import apps
+
+    for model in apps.get_models():
+        columns = [f.column for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+        if columns:
+            yield model, columns
+
+
+def rotate_all() -> tuple:
+    """Re-encrypt every stored secret under the first key; returns (rotated, unreadable).
+
+    Reads raw column values (no decryption through the field), so a secret no configured key can
+    read is counted and left as it is rather than destroyed."""
+    from django.db import connection, transaction
+
+    rotated = unreadable = 0
+    quote = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        for model, columns in _encrypted_fields():
+            table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+            cursor.execute(f"SELECT {pk}, {', '.join(quote(c) for c in columns)} FROM {table}")
+            for pk_value, *stored in cursor.fetchall():
+                for column, token in zip(columns, stored):
+                    if not token:
+                        continue
+                    try:
+                        fresh = rotate(token)
+                    except InvalidToken:
+                        unreadable += 1
+                        continue
+                    cursor.execute(f"UPDATE {table} SET {quote(column)} = %s WHERE {pk} = %s", [fresh, pk_value])
+                    rotated += 1
+    return rotated, unreadable
