@@ -85,6 +85,11 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return None
 
 
+def _redact(message: str, credential: str) -> str:
+    """Some upstreams quote the key they were sent in their error; the client must never see it."""
+    return message.replace(credential, "[redacted]") if credential else message
+
+
 class HttpAdapter(Adapter):
     """An upstream reached over HTTP with one of the wire codecs."""
 
@@ -180,7 +185,7 @@ class HttpAdapter(Adapter):
                 raw = b""
             finally:
                 await response.aclose()
-            message = self.error_message(response.status_code, raw)
+            message = _redact(self.error_message(response.status_code, raw), up.credential)
             raise classify_status(response.status_code, message, self.retry_after(response, raw))
         return response
 

@@ -63,9 +63,9 @@ def configure(upstream: FakeUpstream):
         base = upstream.url(path) if path else (upstream.base_url if kind != "mock" else "")
         provider = Provider.objects.create(name=name, type=kind, base_url=base, timeout=10, idle_timeout=5)
         if kind != "mock":
-            Account.objects.create(provider=provider, name=f"{name}-a", api_key=f"key-{name}-a",
-                                   access_token=f"token-{name}-a" if kind == "antigravity" else "",
-                                   project_id="proj-1")
+            oauth = kind == "antigravity"
+            Account.objects.create(provider=provider, name=f"{name}-a", api_key="" if oauth else f"key-{name}-a",
+                                   access_token=f"token-{name}-a" if oauth else "", project_id="proj-1")
         route = ModelRoute.objects.create(model=glob)
         RouteTarget.objects.create(route=route, provider=provider, position=0)
     ModelPrice.objects.create(model="oa-*", input_per_million=1, output_per_million=2)
