@@ -92,7 +92,8 @@ def logs(scope: Scope):
 
 def rolled_days(scope: Scope) -> set:
     """The scope's days that DailyUsage holds, today excepted (it is still being written)."""
-    found = DailyUsage.objects.filter(date__gte=scope.start, date__lte=min(scope.end, today() - datetime.timedelta(days=1)))
+    last = min(scope.end, today() - datetime.timedelta(days=1))
+    found = DailyUsage.objects.filter(date__gte=scope.start, date__lte=last)
     return set(found.values_list("date", flat=True).distinct().order_by())
 
 

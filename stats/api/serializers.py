@@ -43,7 +43,9 @@ class SummarySerializer(FiguresSerializer):
 
 class DailySerializer(FiguresSerializer):
     date = serializers.DateField()
-    source = serializers.ChoiceField(["rollup", "log"], help_text="DailyUsage, or the request log (today, or not rolled up)")
+    source = serializers.ChoiceField(
+        ["rollup", "log"], help_text="DailyUsage, or the request log (today, or a day not rolled up)"
+    )
 
 
 class ModelFiguresSerializer(FiguresSerializer):

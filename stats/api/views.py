@@ -14,12 +14,10 @@ from proxies.models import ProxyServer
 from stats import reports
 from stats.api import serializers as s
 from stats.api.auth import GatewayKeyAuthentication, HasGatewayKey
-from stats.api.filters import (
-    LOG_PARAMETERS, RANGE_PARAMETERS, SCOPE_PARAMETERS, log_filters, range_from, scope_from,
-)
+from stats.api.filters import LOG_PARAMETERS, RANGE_PARAMETERS, SCOPE_PARAMETERS, log_filters, range_from, scope_from
 
-__all__ = ["SummaryView", "DailyView", "UnpricedView", "group_view", "LogList", "UsageView", "ProviderViewSet",
-           "AccountViewSet", "ProxyViewSet"]
+__all__ = ["SummaryView", "DailyView", "UnpricedView", "ModelStatsView", "ProviderStatsView", "AccountStatsView",
+           "KeyStatsView", "ProxyStatsView", "LogList", "UsageView", "ProviderViewSet", "AccountViewSet", "ProxyViewSet"]
 
 
 class ReportView(APIView):

@@ -132,7 +132,8 @@ def test_bad_parameters_are_a_400(staff_api, rolled, params):
 
 def test_daily_uses_the_rollup_where_there_is_one_and_the_log_elsewhere(staff_api, rolled, days):
     data = get(staff_api, "/api/v1/stats/daily")
-    assert [day["date"] for day in data] == [(days.d0 - datetime.timedelta(days=n)).isoformat() for n in range(6, -1, -1)]
+    week = [(days.d0 - datetime.timedelta(days=n)).isoformat() for n in range(6, -1, -1)]
+    assert [day["date"] for day in data] == week
     by_date = {day["date"]: day for day in data}
     assert by_date[days.d2.isoformat()]["source"] == "rollup"
     assert by_date[days.d1.isoformat()]["source"] == "log"

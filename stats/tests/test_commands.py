@@ -140,7 +140,8 @@ def test_importprices_dry_run_saves_nothing(db, write):
      r"prices.yaml:4: prices\[0\]: 'valid_from' must be a date"),
     ("- model: a\n  input_per_million: 1\n  output_per_million: 2\n  currency: EUR\n",
      r"prices.yaml:4: prices\[0\]: unknown key 'currency'"),
-    ("- {model: a, input_per_million: 1, output_per_million: 2}\n- {model: a, input_per_million: 3, output_per_million: 4}\n",
+    ("- {model: a, input_per_million: 1, output_per_million: 2}\n"
+     "- {model: a, input_per_million: 3, output_per_million: 4}\n",
      r"prices.yaml:2: duplicate prices entry 'a' \(first on line 1\)"),
     ("- model: a\n  input_per_million: 1\n  output_per_million: 2\n  valid_from: 2025-01-01\n"
      "- model: a\n  input_per_million: 3\n  output_per_million: 4\n  valid_from: 2025-02-01\n"
