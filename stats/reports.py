@@ -22,7 +22,7 @@ from stats.aggregation import MODEL, UTC, day_bounds, today, usage_totals
 from stats.models import DailyUsage, RequestLog
 from stats.pricing import price_for
 
-__all__ = ["Scope", "logs", "summary", "daily", "grouped", "totals", "unpriced", "GROUPS"]
+__all__ = ["Scope", "GROUPS", "logs", "rolled_days", "summary", "percentile", "daily", "grouped", "totals", "unpriced"]
 
 SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cost",
         "latency_ms_sum", "latency_count", "ttft_ms_sum", "ttft_count")

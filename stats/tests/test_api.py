@@ -1,9 +1,11 @@
 import datetime
 import math
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from accounts.models import Account
@@ -369,6 +371,10 @@ def test_the_openapi_schema_renders(client, db):
     paths = response.json()["paths"]
     for path in ["/api/v1/stats/summary", "/api/v1/logs", "/api/v1/usage", "/api/v1/providers/{id}"]:
         assert path in paths
+
+
+def test_the_schema_generates_without_warnings(db):
+    call_command("spectacular", "--fail-on-warn", stdout=StringIO())
 
 
 def test_the_docs_page_needs_no_cdn(client, db):
