@@ -66,19 +66,11 @@ async def refresh_grant(provider: ProviderConf, account: AccountConf) -> tuple:
 
 def _persist(account_id: int, token: str, expires_at: float):
     from accounts.models import Account
-    from gateway.crypto import encrypt
 
-    # update() skips signals on purpose: a token refresh is not a configuration change.
+    # update() skips signals on purpose: a token refresh is not a configuration change. The field
+    # encrypts the value itself.
     Account.objects.filter(id=account_id).update(
-        access_token=encrypt(token), token_expires_at=datetime.fromtimestamp(expires_at, timezone.utc))
-
-
-def _mark_needs_reauth(account_id: int, message: str):
-    from accounts.models import Account, Health
-    from gateway.snapshot import bump_config_version
-
-    Account.objects.filter(id=account_id).update(health=Health.NEEDS_REAUTH, last_error=message)
-    bump_config_version()
+        access_token=token, token_expires_at=datetime.fromtimestamp(expires_at, timezone.utc))
 
 
 class OAuthTokens:
@@ -100,6 +92,19 @@ class OAuthTokens:
         stale = rejected or (known or shared or ("", 0))[0]
         return await self._refresh_once(provider, account, stale)
 
+    async def refresh_ahead(self, provider: ProviderConf, account: AccountConf, within: float) -> bool:
+        """Refresh when less than ``within`` seconds remain (ahead of traffic); True when it did."""
+        entry = await self._shared(provider, account) or self._known(account)
+        if entry is not None and entry[0] and entry[1] - time.time() > within:
+            return False
+        await self._refresh_once(provider, account, entry[0] if entry else "")
+        return True
+
+    async def drain(self):
+        """Wait for the database writes started in the background (before a short-lived loop ends)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
     def _known(self, account: AccountConf):
         local = self._local.get(account.id)
         if local:
@@ -109,11 +114,7 @@ class OAuthTokens:
         return None
 
     async def _shared(self, provider: ProviderConf, account: AccountConf):
-        raw = (await shared_state().get_many([_token_key(provider, account)]))[0]
-        if not raw:
-            return None
-        data = orjson.loads(raw)
-        return data["access_token"], data["expires_at"]
+        return _entry((await shared_state().get_many([_token_key(provider, account)]))[0])
 
     async def _refresh_once(self, provider: ProviderConf, account: AccountConf, stale: str) -> str:
         state = shared_state()
@@ -129,7 +130,8 @@ class OAuthTokens:
         try:
             token, expires_at = await refresh_grant(provider, account)
         except NeedsReauth as error:
-            self._in_background(sync_to_async(_mark_needs_reauth, thread_sensitive=False)(account.id, error.message))
+            # Peers waiting for this refresh give up at once; the caller takes the account out of rotation.
+            await shared_state().set(_refused_key(provider, account), error.message, LOCK_TTL)
             raise
         self._local[account.id] = (token, expires_at)
         value = orjson.dumps({"access_token": token, "expires_at": expires_at}).decode()
@@ -141,7 +143,11 @@ class OAuthTokens:
         deadline = time.monotonic() + WAIT_FOR_PEER
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            shared = await self._shared(provider, account)
+            keys = [_token_key(provider, account), _refused_key(provider, account)]
+            raw, refused = await shared_state().get_many(keys)
+            if refused:
+                raise NeedsReauth(refused)
+            shared = _entry(raw)
             if _fresh(shared, stale):
                 self._local[account.id] = shared
                 return shared[0]
@@ -163,5 +169,16 @@ def _fresh(entry, rejected: str) -> bool:
     return entry is not None and bool(entry[0]) and entry[0] != rejected and entry[1] - time.time() > REFRESH_MARGIN
 
 
+def _entry(raw):
+    if not raw:
+        return None
+    data = orjson.loads(raw)
+    return data["access_token"], data["expires_at"]
+
+
 def _token_key(provider: ProviderConf, account: AccountConf) -> str:
     return prefixed(f"auth:{provider.name}:{account.id}")
+
+
+def _refused_key(provider: ProviderConf, account: AccountConf) -> str:
+    return prefixed(f"auth:refused:{provider.name}:{account.id}")

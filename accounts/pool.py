@@ -12,11 +12,14 @@ import hashlib
 import time
 from dataclasses import dataclass
 
+from accounts.state import later, save_failure
+from accounts.models import Health
+from accounts.oauth import NeedsReauth
 from gateway.errors import GatewayError, NoAccount, RateLimited, UpstreamError
 from gateway.shared import prefixed, shared_state
 from gateway.snapshot import AccountConf
 
-__all__ = ["AccountPool", "Choice", "Verdict", "classify", "MAX_COOLDOWN", "FAILURES_BEFORE_COOLDOWN"]
+__all__ = ["AccountPool", "Choice", "Verdict", "classify", "state_keys", "MAX_COOLDOWN", "FAILURES_BEFORE_COOLDOWN"]
 
 MAX_COOLDOWN = 600.0
 DEFAULT_RATE_LIMIT_COOLDOWN = 30.0
@@ -24,7 +27,12 @@ TRANSIENT_COOLDOWN = 30.0
 FAILURES_BEFORE_COOLDOWN = 3
 FAILURE_WINDOW = 60.0
 STICKY_TTL = 3600.0
-FAILED_HOLD = 86400.0  # a failed account stays out until a probe or an operator clears it
+# A failed account is out of every snapshot once its new health is saved; until then (a second or
+# two, longer if the database is down) this key keeps every process off it.
+FAILED_HOLD = 600.0
+# Answers that say the credential itself is no good, whatever status carries them.
+REFUSED_KEY = ("api key not valid", "invalid api key", "incorrect api key", "invalid x-api-key",
+               "exceeded your current quota")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,19 +48,27 @@ class Verdict:
     cool: float = 0.0
     failed: bool = False
     transient: bool = False
+    health: str = Health.FAILED  # what a ``failed`` account becomes
+
+    @property
+    def blames_account(self) -> bool:
+        """The account (or its upstream) is at fault, so another account may well succeed."""
+        return bool(self.cool or self.failed or self.transient)
 
 
 def classify(error: GatewayError) -> Verdict:
-    if error.error_type == "auth":
-        return Verdict(failed=True)
+    if isinstance(error, NeedsReauth):
+        return Verdict(failed=True, health=Health.NEEDS_REAUTH)
     if not isinstance(error, UpstreamError):
         # Timeouts and network errors: transient, counted until they repeat.
-        return Verdict(transient=error.error_type in ("timeout", "network"))
+        return Verdict(failed=error.error_type == "auth", transient=error.error_type in ("timeout", "network"))
     status = error.upstream_status
+    if status in (401, 402, 403) or any(text in error.message.lower() for text in REFUSED_KEY):
+        return Verdict(failed=True)
     if status == 429:
         return Verdict(cool=min(error.retry_after or DEFAULT_RATE_LIMIT_COOLDOWN, MAX_COOLDOWN))
-    if status in (401, 403):
-        return Verdict(failed=True)
+    if status == 0 and error.error_type == "auth":
+        return Verdict(failed=True)  # e.g. an OAuth account whose provider has no token URL
     if status >= 500 or status == 0:
         return Verdict(transient=True)
     return Verdict()  # the request's own fault: no penalty to the account
@@ -60,6 +76,11 @@ def classify(error: GatewayError) -> Verdict:
 
 def _key(*parts) -> str:
     return prefixed(":".join(str(p) for p in parts))
+
+
+def state_keys(account_id: int) -> tuple:
+    """(cooldown key, failure-count key) of one account."""
+    return _key("account:cooldown", account_id), _key("account:fails", account_id)
 
 
 def session_hash(session: str) -> str:
@@ -103,6 +124,7 @@ class AccountPool:
             await state.set(_key("account:cooldown", account.id), str(time.time() + verdict.cool), verdict.cool)
         elif verdict.failed:
             await state.set(_key("account:cooldown", account.id), str(time.time() + FAILED_HOLD), FAILED_HOLD)
+            later(save_failure, account.id, verdict.health, error.message)
         elif verdict.transient:
             fails = await state.incr(_key("account:fails", account.id), FAILURE_WINDOW)
             if fails >= FAILURES_BEFORE_COOLDOWN:
@@ -115,7 +137,7 @@ class AccountPool:
             await shared_state().delete(_key("account:fails", account.id), _key("account:cooldown", account.id))
 
     async def clear(self, account_id: int):
-        await shared_state().delete(_key("account:fails", account_id), _key("account:cooldown", account_id))
+        await shared_state().delete(*state_keys(account_id))
 
 
 def _weighted(accounts: list, turn: int) -> AccountConf:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from accounts.oauth import OAuthTokens
-from accounts.pool import AccountPool
+from accounts.pool import AccountPool, classify
 from accounts.selection import candidates
 from gateway.errors import GatewayError, InvalidRequest, NetworkError, NoAccount, RateLimited, UpstreamError
 from gateway.snapshot import KeyConf, Snapshot
@@ -21,7 +21,6 @@ from providers.types import ChatRequest, ChatResponse, EmbeddingRequest, Finish,
 __all__ = ["Call", "Relay", "MAX_ATTEMPTS"]
 
 MAX_ATTEMPTS = 4
-_RETRYABLE = {"rate_limit", "auth", "server_error", "timeout", "network"}
 
 
 @dataclass(slots=True)
@@ -56,7 +55,16 @@ class Call:
 
 
 def _retryable(error: GatewayError) -> bool:
-    return isinstance(error, (UpstreamError, NoAccount)) or error.error_type in _RETRYABLE
+    """Another account may succeed where this one failed; a request at fault fails the same everywhere."""
+    return isinstance(error, NoAccount) or classify(error).blames_account
+
+
+def _answer(last_error, waits: list, model: str) -> GatewayError:
+    """What the client gets when every attempt failed: while accounts only cool down, a 429 that
+    says when the soonest comes back."""
+    if waits and (last_error is None or isinstance(last_error, (NoAccount, RateLimited)) or last_error.status == 429):
+        return RateLimited(f"every account for '{model}' is rate limited", retry_after=max(min(waits), 1.0))
+    return last_error or NoAccount(f"no account can serve '{model}' right now")
 
 
 class Relay:
@@ -76,6 +84,7 @@ class Relay:
     async def _run(self, snapshot: Snapshot, call: Call, model: str, attempt, serves=None):
         """Try ``attempt(adapter, upstream)`` along the fallback chain, within the retry budget."""
         last_error = None
+        waits = []  # seconds until a rate-limited account is back
         tried = 0
         for target in plan_route(snapshot, model):
             adapter = adapter_for(target.provider.type).adapter
@@ -90,6 +99,8 @@ class Relay:
                 try:
                     choice = await self._choose(accounts, target, used, call.session)
                 except (NoAccount, RateLimited) as error:
+                    if error.retry_after:
+                        waits.append(error.retry_after)
                     last_error = last_error if isinstance(last_error, UpstreamError) else error
                     break
                 tried += 1
@@ -101,7 +112,9 @@ class Relay:
                     if not _retryable(error):
                         raise
                     if up.account is not None:
-                        await self.pool.report_failure(up.account, error)
+                        verdict = await self.pool.report_failure(up.account, error)
+                        if verdict.cool:
+                            waits.append(verdict.cool)
                     last_error = error
                     if up.account is None:
                         break
@@ -109,7 +122,7 @@ class Relay:
                 if choice is not None:
                     await self.pool.report_success(choice.account, choice.troubled)
                 return result
-        raise last_error or NoAccount(f"no account can serve '{model}' right now")
+        raise _answer(last_error, waits, model)
 
     async def _choose(self, accounts: list, target, used: set, session: str):
         if accounts == [None]:

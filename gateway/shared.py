@@ -6,12 +6,14 @@ is what a single-process install needs.
 """
 
 import asyncio
+import functools
 import time
 import weakref
 
 from django.conf import settings
 
-__all__ = ["SharedState", "LocalState", "RedisState", "shared_state", "prefixed"]
+__all__ = ["SharedState", "LocalState", "RedisState", "SyncState", "shared_state", "sync_state", "close_shared_state",
+           "prefixed"]
 
 
 def prefixed(key: str) -> str:
@@ -115,6 +117,59 @@ class RedisState(SharedState):
         await self._redis.aclose()
 
 
+class SyncState:
+    """The same store for callers without an event loop (admin, tasks, the request-log writer)."""
+
+    def get_many(self, keys: list) -> list:
+        raise NotImplementedError
+
+    def delete(self, *keys: str):
+        raise NotImplementedError
+
+    def add(self, counts: dict, ttl: float):
+        """Add each ``{key: n}`` to its counter in one round trip; a new counter expires after ``ttl``."""
+        raise NotImplementedError
+
+
+class LocalSync(SyncState):
+    def __init__(self, state: LocalState):
+        self._state = state
+
+    def get_many(self, keys: list) -> list:
+        return [self._state._get(k) for k in keys]
+
+    def delete(self, *keys: str):
+        for key in keys:
+            self._state._values.pop(key, None)
+
+    def add(self, counts: dict, ttl: float):
+        for key, n in counts.items():
+            old = self._state._get(key)
+            expires = self._state._values[key][1] if old is not None else time.monotonic() + ttl
+            self._state._values[key] = (str(int(old or 0) + n), expires)
+
+
+class RedisSync(SyncState):
+    def __init__(self, url: str):
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+
+    def get_many(self, keys: list) -> list:
+        return self._redis.mget(keys) if keys else []
+
+    def delete(self, *keys: str):
+        if keys:
+            self._redis.delete(*keys)
+
+    def add(self, counts: dict, ttl: float):
+        with self._redis.pipeline(transaction=False) as pipe:
+            for key, n in counts.items():
+                pipe.incrby(key, n)
+                pipe.expire(key, max(1, int(ttl)), nx=True)
+            pipe.execute()
+
+
 _states: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedState]" = weakref.WeakKeyDictionary()
 _local = LocalState()
 
@@ -128,3 +183,22 @@ def shared_state() -> SharedState:
     if state is None:
         state = _states[loop] = RedisState(settings.REDIS_URL)
     return state
+
+
+async def close_shared_state():
+    """Close this event loop's connection to the store (a short-lived loop, in a task or a command)."""
+    state = _states.pop(asyncio.get_running_loop(), None)
+    if state is not None:
+        await state.aclose()
+
+
+@functools.cache
+def _redis_sync(url: str) -> RedisSync:
+    return RedisSync(url)  # a thread-safe connection pool, one per process
+
+
+def sync_state() -> SyncState:
+    """The shared store for synchronous code; the embedded one is this process's memory, as above."""
+    if not settings.REDIS_URL:
+        return LocalSync(_local)
+    return _redis_sync(settings.REDIS_URL)

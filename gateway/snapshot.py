@@ -202,11 +202,14 @@ class SnapshotHolder:
     def __init__(self):
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
-        self._stale = False
+        # Changes asked for and changes built: a request waits while the snapshot lags behind a
+        # change made in this process, and a change made during a build asks for another build.
+        self._wanted = 0
+        self._built = 0
         self._task: asyncio.Future | None = None
 
     def mark_stale(self):
-        self._stale = True
+        self._wanted += 1
 
     @property
     def current(self) -> Snapshot | None:
@@ -215,7 +218,7 @@ class SnapshotHolder:
 
     async def get(self) -> Snapshot:
         snap = self._snapshot
-        if snap is None or self._stale:
+        if snap is None or self._built < self._wanted:
             # A change made in this process is seen by its next request; others see it within the interval.
             return await self._reload()
         if time.monotonic() - self._checked_at > settings.GATEWAY["SNAPSHOT_REFRESH_SECONDS"]:
@@ -224,7 +227,10 @@ class SnapshotHolder:
         return snap
 
     async def _reload(self) -> Snapshot:
-        await asyncio.shield(self._start(self._rebuild))
+        for _ in range(3):  # the task under way may be a periodic check, or a build older than the change
+            await asyncio.shield(self._start(self._rebuild))
+            if self._snapshot is not None and self._built >= self._wanted:
+                break
         return self._snapshot
 
     def _start(self, work) -> asyncio.Future:
@@ -235,7 +241,7 @@ class SnapshotHolder:
         return task
 
     async def _rebuild(self):
-        self._stale = False
+        wanted = self._wanted
         version = await sync_to_async(_read_version, thread_sensitive=False)()
         try:
             self._snapshot = await sync_to_async(_build_in_thread, thread_sensitive=False)(version)
@@ -243,6 +249,7 @@ class SnapshotHolder:
             if self._snapshot is None:
                 raise
             log.exception("configuration reload failed; serving the previous snapshot")
+        self._built = max(self._built, wanted)
         self._checked_at = time.monotonic()
 
     async def _refresh_if_moved(self):
