@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Account
+from gateway.audit import acting_as
 from providers.models import Provider
 from proxies.models import ProxyServer
 from stats import reports
@@ -131,16 +132,32 @@ class UsageView(APIView):
         return Response(s.UsageSerializer(data).data)
 
 
-class ProviderViewSet(viewsets.ModelViewSet):
+class AuditedViewSet(viewsets.ModelViewSet):
+    """Changes are audited under the API user: DRF authenticates tokens after the audit middleware has run."""
+
+    def perform_create(self, serializer):
+        with acting_as(self.request.user.get_username(), "api"):
+            super().perform_create(serializer)
+
+    def perform_update(self, serializer):
+        with acting_as(self.request.user.get_username(), "api"):
+            super().perform_update(serializer)
+
+    def perform_destroy(self, instance):
+        with acting_as(self.request.user.get_username(), "api"):
+            super().perform_destroy(instance)
+
+
+class ProviderViewSet(AuditedViewSet):
     queryset = Provider.objects.all()
     serializer_class = s.ProviderSerializer
 
 
-class AccountViewSet(viewsets.ModelViewSet):
+class AccountViewSet(AuditedViewSet):
     queryset = Account.objects.select_related("provider")
     serializer_class = s.AccountSerializer
 
 
-class ProxyViewSet(viewsets.ModelViewSet):
+class ProxyViewSet(AuditedViewSet):
     queryset = ProxyServer.objects.all()
     serializer_class = s.ProxySerializer

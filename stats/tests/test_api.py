@@ -9,6 +9,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from accounts.models import Account
+from gateway.models import AuditEntry
 from providers.models import ModelPrice
 from stats.aggregation import aggregate_day
 from stats.models import DailyUsage, RequestLog
@@ -360,6 +361,16 @@ def test_crud_for_providers_and_proxies(staff_api, world):
     assert response.status_code == 201 and response.json()["has_password"] is True
     assert_no_canary(response)
     assert len(get(staff_api, "/api/v1/proxies")) == 3
+
+
+def test_api_changes_are_audited_under_the_token_user(staff_api, world):
+    staff_api.patch(f"/api/v1/proxies/{world.px2.id}", {"capacity": 4}, format="json")
+    staff_api.patch(f"/api/v1/proxies/{world.px1.id}", {"password": ""}, format="json")
+    entries = AuditEntry.objects.filter(model="proxies.ProxyServer", action="update").order_by("at", "id")
+    assert [(e.actor, e.source, e.changes) for e in entries] == [
+        ("ops", "api", {"capacity": [10, 4]}),
+        ("ops", "api", {"password": ["set", ""]}),
+    ]
 
 
 # OpenAPI
