@@ -17,8 +17,10 @@ from stats.api import serializers as s
 from stats.api.auth import GatewayKeyAuthentication, HasGatewayKey
 from stats.api.filters import LOG_PARAMETERS, RANGE_PARAMETERS, SCOPE_PARAMETERS, log_filters, range_from, scope_from
 
-__all__ = ["SummaryView", "DailyView", "UnpricedView", "ModelStatsView", "ProviderStatsView", "AccountStatsView",
-           "KeyStatsView", "ProxyStatsView", "LogList", "UsageView", "ProviderViewSet", "AccountViewSet", "ProxyViewSet"]
+__all__ = [
+    "SummaryView", "DailyView", "UnpricedView", "ModelStatsView", "ProviderStatsView", "AccountStatsView",
+    "KeyStatsView", "ProxyStatsView", "LogList", "UsageView", "ProviderViewSet", "AccountViewSet", "ProxyViewSet",
+]
 
 
 class ReportView(APIView):
