@@ -130,16 +130,17 @@ def _database_url() -> str:
 
 
 class GatewayProcesses:
-    """``n`` real gateway processes (uvicorn), sharing this test's database, Redis and key prefix."""
+    """Real gateway processes (uvicorn) sharing the test database, Redis and one key prefix."""
 
-    def __init__(self, n: int, prefix: str):
+    def __init__(self, n: int):
         from django.conf import settings
 
+        self.prefix = f"pooltest-procs-{uuid.uuid4().hex[:10]}:"
         self.ports = [free_port() for _ in range(n)]
         self.env = {
             **os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL,
-            "GATEWAY_REDIS_PREFIX": prefix, "GATEWAY_ENCRYPTION_KEY": ",".join(settings.GATEWAY_ENCRYPTION_KEYS),
-            "DJANGO_SECRET_KEY": settings.SECRET_KEY, "GATEWAY_SNAPSHOT_REFRESH_SECONDS": "0.2",
+            "GATEWAY_REDIS_PREFIX": self.prefix, "GATEWAY_ENCRYPTION_KEY": ",".join(settings.GATEWAY_ENCRYPTION_KEYS),
+            "DJANGO_SECRET_KEY": settings.SECRET_KEY, "GATEWAY_SNAPSHOT_REFRESH_SECONDS": "0.1",
             "LOG_LEVEL": "WARNING", "DB_CONN_MAX_AGE": "0",
         }
         self.procs = []
@@ -153,13 +154,23 @@ class GatewayProcesses:
                    "--log-level", "warning", "--lifespan", "on", "--port"]
         self.procs = [subprocess.Popen(command + [str(port)], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL)
                       for port in self.ports]
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         for url, proc in zip(self.urls, self.procs):
             while not _answers(url):
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError(f"the gateway process at {url} did not start")
                 time.sleep(0.05)
         return self
+
+    def serve(self, pool: Pool):
+        """Wait until every process serves the pool's configuration, then forget those requests."""
+        deadline = time.monotonic() + 10
+        for url in self.urls:
+            while pool.chat(url=url).status_code != 200:
+                assert time.monotonic() < deadline, f"the gateway process at {url} did not load the test's configuration"
+                time.sleep(0.05)
+        pool.upstream.clear()
+        pool.urls = self.urls
 
     def stop(self):
         for proc in self.procs:
@@ -180,21 +191,29 @@ def _answers(url: str) -> bool:
     return True
 
 
+@pytest.fixture(scope="session")
+def gateway_processes(django_db_setup, django_db_blocker):
+    """Three gateway processes for the whole session, started by the first test that asks."""
+    group = GatewayProcesses(3).start()
+    yield group
+    group.stop()
+
+
 @pytest.fixture
-def spawn(transactional_db, settings, redis_prefix):
-    """spawn(pool, n) -> the pool's URLs now served by n gateway processes as well (Redis only)."""
+def spawn(transactional_db, settings, request):
+    """spawn(pool) -> the URLs of three gateway processes serving the pool (Redis and MariaDB only).
+
+    The processes outlive the test: their keys in the shared store carry their own prefix, which
+    this test then uses too; account ids are never reused, so no state leaks from test to test."""
     if not settings.REDIS_URL:
         pytest.skip("several gateway processes share their state through Redis: set REDIS_URL to run this")
     if connection.vendor != "mysql":
         pytest.skip("the gateway processes need the server database (DATABASE_URL) to share the test data")
-    groups = []
+    group = request.getfixturevalue("gateway_processes")
+    settings.GATEWAY = {**settings.GATEWAY, "REDIS_PREFIX": group.prefix}
 
-    def start(pool: Pool, n: int = 3) -> list:
-        group = GatewayProcesses(n, redis_prefix).start()
-        groups.append(group)
-        pool.urls = group.urls
-        return group.urls
+    def start(pool: Pool) -> list:
+        group.serve(pool)
+        return pool.urls
 
-    yield start
-    for group in groups:
-        group.stop()
+    return start

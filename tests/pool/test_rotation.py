@@ -31,7 +31,7 @@ def test_it_spreads_requests_evenly_over_equal_accounts(make_pool):
 
 def test_it_spreads_requests_evenly_across_gateway_processes(make_pool, spawn):
     pool = make_pool(3)
-    urls = spawn(pool, 3)
+    urls = spawn(pool)
     send(pool, REQUESTS, urls, workers=15)
     shares = spread(pool)
     assert set(shares) == {"key-a", "key-b", "key-c"}
