@@ -3,8 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gateway.metrics import metrics_view
+from stats.dashboard import dashboard
 
 urlpatterns = [
+    path("admin/dashboard/", dashboard, name="dashboard"),
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("stats.api.urls")),

@@ -24,6 +24,7 @@ from gateway.metrics import COST, LOG_BACKLOG, LOG_DROPPED, LOG_SPILLED
 from gateway.snapshot import holder
 from stats.pricing import cost_of
 from stats.spool import Spool
+from stats.tail import publish
 
 __all__ = ["Recorder", "recorder", "entry_from_call", "insert_rows"]
 
@@ -188,6 +189,7 @@ class Recorder:
         else:
             self.written += len(batch)
             _count_cost(batch)
+            publish(batch)
         self.failures = 0
         return True
 
