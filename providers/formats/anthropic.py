@@ -7,6 +7,8 @@ Mappings worth knowing:
   ``signature``. Unsigned thinking (from other providers) is dropped from upstream requests,
   because Anthropic verifies the signature of every thinking block it is sent back. Streams
   drop redacted thinking: ``ThinkingDelta`` has no way to say a block is redacted.
+- A signature-only Thinking right after an unsigned one (how Gemini's format carries a signed
+  thought) is joined to it, in requests and responses alike.
 - Usage: our ``prompt_tokens`` include cache reads and writes; Anthropic's ``input_tokens`` do not.
 """
 
@@ -430,7 +432,7 @@ def _build_tool_choice(request: ChatRequest) -> dict | None:
 def _build_messages(messages: list) -> list:
     built = []
     for message in messages:
-        blocks = [block for part in message.parts if (block := _request_block(part)) is not None]
+        blocks = [block for part in _signed_thoughts(message.parts) if (block := _request_block(part)) is not None]
         role = "assistant" if message.role == "assistant" else "user"
         if not blocks:
             continue  # Anthropic refuses empty turns
@@ -445,6 +447,27 @@ def _merge(content: list, blocks: list) -> None:
     # Consecutive turns of one role become one; Anthropic wants tool results before other content.
     content.extend(blocks)
     content.sort(key=lambda block: block["type"] != "tool_result")
+
+
+def _signed_thoughts(parts: list) -> list:
+    """Parts with each lone signature joined to the unsigned thought just before it.
+
+    Gemini's format signs the part after a thought, so a thought that went through a Gemini client
+    (or came from Gemini) arrives as an unsigned Thinking and then a signature-only one; Anthropic
+    signs the thinking block itself, as the stream encoder does.
+    """
+    joined = []
+    for part in parts:
+        previous = joined[-1] if joined else None
+        if _bare_signature(part) and isinstance(previous, Thinking) and previous.text and not previous.signature:
+            joined[-1] = Thinking(previous.text, part.signature)
+        else:
+            joined.append(part)
+    return joined
+
+
+def _bare_signature(part) -> bool:
+    return isinstance(part, Thinking) and not part.text and not part.redacted and bool(part.signature)
 
 
 def _request_block(part) -> dict | None:
@@ -550,7 +573,7 @@ def _usage(raw: dict) -> Usage:
 
 
 def build_response(response: ChatResponse, request: ChatRequest) -> dict:
-    content = _response_blocks(response.parts)
+    content = [block for part in _signed_thoughts(response.parts) if (block := _response_block(part)) is not None]
     return {
         "id": _message_id(response.id),
         "type": "message",
@@ -561,23 +584,6 @@ def build_response(response: ChatResponse, request: ChatRequest) -> dict:
         "stop_sequence": response.stop_sequence or None,
         "usage": _usage_out(response.usage),
     }
-
-
-def _response_blocks(parts: list) -> list:
-    blocks = []
-    for part in parts:
-        if _signs(blocks[-1] if blocks else None, part):
-            # A signature arriving alone (Gemini signs the part after a thought) ends the thought
-            # before it, as the stream encoder does.
-            blocks[-1]["signature"] = part.signature
-        elif (block := _response_block(part)) is not None:
-            blocks.append(block)
-    return blocks
-
-
-def _signs(block: dict | None, part) -> bool:
-    unsigned_thought = block is not None and block["type"] == "thinking" and not block["signature"]
-    return unsigned_thought and isinstance(part, Thinking) and not part.text and not part.redacted
 
 
 def _response_block(part) -> dict | None:

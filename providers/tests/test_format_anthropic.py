@@ -520,6 +520,14 @@ def test_it_builds_a_response():
     SDKMessage.model_validate(built)
 
 
+def test_it_sends_a_thought_signed_the_gemini_way_as_one_signed_block():
+    thought = Message("assistant", [Thinking("why"), Thinking(signature="sig"), Text("Hello")])
+    built = codec.build_request(request(messages=[Message("user", [Text("hi")]), thought]), "claude-x")
+    assert built["messages"][1]["content"] == [
+        {"type": "thinking", "thinking": "why", "signature": "sig"}, {"type": "text", "text": "Hello"},
+    ]
+
+
 def test_it_builds_a_lone_signature_into_the_thought_before_it_as_a_stream_would():
     # Gemini signs the answer part after its thought; the parser keeps that as a signature-only Thinking.
     parts = [Thinking("why"), Thinking(signature="sig"), Text("Hello"), Thinking(signature="other")]

@@ -35,6 +35,13 @@ class Gateway:
     def model(self, provider: str) -> str:
         return MODEL[provider]
 
+    def route(self, model: str, *providers: str, upstream_model: str = "") -> ModelRoute:
+        """Route ``model`` (a name or a glob) to the named providers, in fallback order."""
+        route = ModelRoute.objects.create(model=model, upstream_model=upstream_model)
+        for position, name in enumerate(providers):
+            RouteTarget.objects.create(route=route, provider=Provider.objects.get(name=name), position=position)
+        return route
+
 
 # Each test commits its configuration for the server thread to read; flushing only the gateway's own
 # apps, without re-running post_migrate, keeps that cheap.

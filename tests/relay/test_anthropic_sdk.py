@@ -3,6 +3,7 @@
 import pytest
 
 from tests.fakes import Reply, Usage
+from tests.fakes.protocols import signature
 from tests.relay.wire import (
     PROVIDERS, TIME_ARGS, TINY_PNG_B64, UPSTREAMS, UTF8, WEATHER_ARGS, script, script_weather_call, sent,
 )
@@ -160,3 +161,33 @@ def test_it_relays_thinking(gw, an, provider, stream):
     assert text_of(message) == ("42" if provider != "mock" else "Mock answer to: meaning of life?")
     if provider == "anthropic":
         assert thinking.signature  # Anthropic's own signature travels back to the client
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_it_completes_a_tool_loop_with_the_sdks_own_objects(gw, an, provider):
+    script_weather_call(gw, provider)
+    options = {"model": gw.model(provider), "max_tokens": 256, "tools": [WEATHER]}
+    first = an.messages.create(**options, messages=ask("weather?"))
+    results = [{"type": "tool_result", "tool_use_id": block.id, "content": "sunny ☀"}
+               for block in first.content if block.type == "tool_use"]
+    messages = ask("weather?") + [{"role": "assistant", "content": first.content}, {"role": "user", "content": results}]
+    assert an.messages.create(**options, messages=messages).stop_reason == "end_turn"
+    if provider != "mock":
+        wire, body = sent(gw, provider)
+        (call_id, name), = wire.tool_calls(body)
+        assert name == "get_weather"
+        assert wire.tool_results(body) == [(call_id or name, "sunny ☀")]
+
+
+@pytest.mark.parametrize("provider", UPSTREAMS)
+def test_thinking_goes_back_upstream_with_its_signature(gw, an, provider):
+    gw.upstream.script(Reply.thinking("Let me think… 🤔", answer="42"))
+    options = {"model": gw.model(provider), "max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    first = an.messages.create(**options, messages=ask("why?"))
+    history = ask("why?") + [{"role": "assistant", "content": first.content}] + ask("and then?")
+    an.messages.create(**options, messages=history)
+    wire, body = sent(gw, provider)
+    assert wire.turns(body) == [("user", "why?"), ("assistant", "42"), ("user", "and then?")]
+    signed = provider in ("anthropic", "gemini", "antigravity")  # Chat Completions cannot carry them
+    assert wire.thoughts(body) == (["Let me think… 🤔"] if signed else [])
+    assert wire.signatures(body) == ([signature(1)] if signed else [])

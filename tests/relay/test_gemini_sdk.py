@@ -4,6 +4,7 @@ import pytest
 from google.genai import types
 
 from tests.fakes import Reply, Usage
+from tests.fakes.protocols import signature
 from tests.relay.wire import (
     PROVIDERS, TIME_ARGS, TINY_PNG, TINY_PNG_B64, UPSTREAMS, UTF8, WEATHER_ARGS, script, script_weather_call, sent,
 )
@@ -152,3 +153,35 @@ def test_it_relays_thoughts(gw, ge, provider, stream):
     thoughts = "".join(p.text or "" for c in chunks for p in c.candidates[0].content.parts or [] if p.thought)
     assert thoughts == ("The mock thinks briefly." if provider == "mock" else "Let me think… 🤔")
     assert text_of(chunks) == ("Mock answer to: meaning of life?" if provider == "mock" else "42")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_it_completes_a_tool_loop_with_the_sdks_own_objects(gw, ge, provider):
+    script_weather_call(gw, provider)
+    contents = [types.Content(role="user", parts=[types.Part(text="weather?")])]
+    first = ge.models.generate_content(model=gw.model(provider), contents=contents, config=tools(WEATHER))
+    results = [types.Part.from_function_response(name=call.name, response={"result": "sunny ☀"})
+               for call in first.function_calls]
+    contents += [first.candidates[0].content, types.Content(role="user", parts=results)]
+    reply = ge.models.generate_content(model=gw.model(provider), contents=contents, config=tools(WEATHER))
+    assert reply.candidates[0].finish_reason == types.FinishReason.STOP
+    if provider != "mock":
+        wire, body = sent(gw, provider)
+        (call_id, name), = wire.tool_calls(body)
+        assert name == "get_weather"
+        assert wire.tool_results(body) == [(call_id or name, "sunny ☀")]
+
+
+@pytest.mark.parametrize("provider", UPSTREAMS)
+def test_thoughts_go_back_upstream_with_their_signature(gw, ge, provider):
+    gw.upstream.script(Reply.thinking("Let me think… 🤔", answer="42"))
+    options = config(thinking_config=types.ThinkingConfig(include_thoughts=True, thinking_budget=1024))
+    first = ge.models.generate_content(model=gw.model(provider), contents="why?", config=options)
+    contents = [types.Content(role="user", parts=[types.Part(text="why?")]), first.candidates[0].content,
+                types.Content(role="user", parts=[types.Part(text="and then?")])]
+    ge.models.generate_content(model=gw.model(provider), contents=contents, config=options)
+    wire, body = sent(gw, provider)
+    assert wire.turns(body) == [("user", "why?"), ("assistant", "42"), ("user", "and then?")]
+    signed = provider in ("anthropic", "gemini", "antigravity")  # Chat Completions cannot carry them
+    assert wire.thoughts(body) == (["Let me think… 🤔"] if signed else [])
+    assert wire.signatures(body) == ([signature(1)] if signed else [])

@@ -184,3 +184,19 @@ def test_it_relays_reasoning(gw, oa, provider, stream):
     expected = "The mock thinks briefly." if provider == "mock" else "Let me think… 🤔"
     assert reasoning == expected
     assert text.endswith("42") if provider != "mock" else text.startswith("Mock answer to")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_it_completes_a_tool_loop_with_the_sdks_own_objects(gw, oa, provider):
+    script_weather_call(gw, provider)
+    messages = ask("weather?")
+    message = oa.chat.completions.create(model=gw.model(provider), messages=messages, tools=[WEATHER]).choices[0].message
+    messages += [message.model_dump(exclude_none=True)]
+    messages += [{"role": "tool", "tool_call_id": call.id, "content": "sunny ☀"} for call in message.tool_calls]
+    reply = oa.chat.completions.create(model=gw.model(provider), messages=messages, tools=[WEATHER])
+    assert reply.choices[0].finish_reason == "stop"
+    if provider != "mock":
+        wire, body = sent(gw, provider)
+        (call_id, name), = wire.tool_calls(body)
+        assert name == "get_weather"
+        assert wire.tool_results(body) == [(call_id or name, "sunny ☀")]

@@ -58,6 +58,12 @@ class OpenAIWire:
     def stream_usage_requested(self, body) -> bool:
         return body.get("stream") is True and body.get("stream_options") == {"include_usage": True}
 
+    def thoughts(self, body) -> list:
+        return []  # Chat Completions has no way to send reasoning back
+
+    def signatures(self, body) -> list:
+        return []
+
 
 class AnthropicWire:
     def system(self, body) -> str:
@@ -90,6 +96,12 @@ class AnthropicWire:
     def stream_usage_requested(self, body) -> bool:
         return body.get("stream") is True  # Anthropic's streams always report usage
 
+    def thoughts(self, body) -> list:
+        return [block["thinking"] for block in self._blocks(body, "thinking")]
+
+    def signatures(self, body) -> list:
+        return [block["signature"] for block in self._blocks(body, "thinking")]
+
 
 class GeminiWire:
     def inner(self, body) -> dict:
@@ -100,8 +112,8 @@ class GeminiWire:
 
     def turns(self, body) -> list:
         roles = {"user": "user", "model": "assistant"}
-        return [(roles[c["role"]], _text(c["parts"])) for c in self.inner(body)["contents"]
-                if not any("functionResponse" in part for part in c["parts"])]
+        return [(roles[c["role"]], _text([p for p in c["parts"] if not p.get("thought")]))
+                for c in self.inner(body)["contents"] if not any("functionResponse" in part for part in c["parts"])]
 
     def sampling(self, body) -> dict:
         config = self.inner(body).get("generationConfig", {})
@@ -126,6 +138,13 @@ class GeminiWire:
 
     def stream_usage_requested(self, body) -> bool:
         return True  # Gemini's streams always report usage
+
+    def thoughts(self, body) -> list:
+        return [part["text"] for c in self.inner(body)["contents"] for part in c["parts"] if part.get("thought")]
+
+    def signatures(self, body) -> list:
+        # Gemini puts a thought's signature on the part that follows it.
+        return self._parts(body, "thoughtSignature")
 
 
 class AntigravityWire(GeminiWire):
