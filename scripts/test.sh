@@ -4,6 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh requirements-dev.txt
 
+# Headless Chromium for the dashboard's browser test, which is skipped without it.
+if ! { command -v chromium && command -v chromedriver; } >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing chromium and chromium-driver (the dashboard's browser test)"
+  { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+    || echo "!! chromium could not be installed: the dashboard's browser test will be skipped" >&2
+fi
+
 MYSQL_URL=${TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
 REDIS=${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
 args=("$@")

@@ -27,9 +27,9 @@
     return node;
   }
 
-  function canvas(figure) {
+  function canvas(figure, height = H) {
     figure.querySelectorAll("svg, .gw-legend").forEach((node) => node.remove());
-    return el("svg:svg", {viewBox: `0 0 ${W} ${H}`, role: "img"}, figure);
+    return el("svg:svg", {viewBox: `0 0 ${W} ${height}`, role: "img"}, figure);
   }
 
   // A round axis maximum: 1, 2 or 5 times a power of ten, at least the largest value.
@@ -66,7 +66,8 @@
   }
 
   function noData(svg) {
-    el("svg:text", {x: W / 2, y: H / 2, class: "gw-axis", "text-anchor": "middle"}, svg, "No requests in this range");
+    const y = svg.viewBox.baseVal.height / 2;
+    el("svg:text", {x: W / 2, y, class: "gw-axis", "text-anchor": "middle"}, svg, "No requests in this range");
   }
 
   // Stacked columns, one per day: series = [{label, cls, values}].
@@ -111,10 +112,10 @@
 
   // Horizontal bars of requests (errors in red) for the busiest rows of a group.
   function top(figure, rows) {
-    const svg = canvas(figure);
     rows = rows.slice(0, TOP_ROWS);
+    const rowHeight = 26, barX = 180, barWidth = 230;
+    const svg = canvas(figure, rowHeight * Math.max(rows.length, 2));
     const max = Math.max(1, ...rows.map((r) => r.requests));
-    const rowHeight = H / TOP_ROWS, barX = 180, barWidth = 230;
     rows.forEach((r, i) => {
       const name = r.model || r.name || (r.id == null ? "(none)" : `#${r.id} (deleted)`);
       const top = i * rowHeight, mid = top + rowHeight / 2 + 4;
