@@ -16,11 +16,14 @@ from gateway.snapshot import KeyConf, Snapshot
 from providers.adapters.base import Upstream
 from providers.registry import adapter_for
 from providers.routing import plan_route
-from providers.types import ChatRequest, ChatResponse, EmbeddingRequest, Finish, StreamError, Usage, UsageUpdate
+from providers.types import (
+    ChatRequest, ChatResponse, EmbeddingRequest, Finish, Start, StreamError, Usage, UsageUpdate,
+)
 
 __all__ = ["Call", "Relay", "MAX_ATTEMPTS"]
 
 MAX_ATTEMPTS = 4
+_STREAM_ERROR_STATUSES = {"rate_limit": 429, "invalid_request": 400}
 
 
 @dataclass(slots=True)
@@ -54,6 +57,37 @@ class Call:
         self.error_message = error.message
 
 
+def _stream_failure(event: StreamError) -> UpstreamError:
+    """An error the upstream reported inside its stream, as if it had answered with a status."""
+    status = _STREAM_ERROR_STATUSES.get(event.type, 0)
+    return UpstreamError(f"the upstream's stream failed: {event.message}", status=status or 502,
+                         error_type=event.type, upstream_status=status)
+
+
+async def _opening(events) -> list:
+    """The stream's events up to its first content (text, thinking, a tool call or the end).
+
+    An upstream may accept a stream and fail at once inside it (Anthropic's overloaded_error); until
+    content arrives nothing has reached the client, so such a failure, or a stream that ends
+    there, is raised here where the next account or provider can still take over.
+    """
+    opening = []
+    async for event in events:
+        if isinstance(event, StreamError):
+            raise _stream_failure(event)
+        opening.append(event)
+        if not isinstance(event, (Start, UsageUpdate)):
+            return opening
+    raise NetworkError("the upstream stream ended before any content")
+
+
+async def _chain(opening: list, events) -> AsyncIterator:
+    for event in opening:
+        yield event
+    async for event in events:
+        yield event
+
+
 def _retryable(error: GatewayError) -> bool:
     """Another account may succeed where this one failed; a request at fault fails the same everywhere."""
     return isinstance(error, NoAccount) or classify(error).blames_account
@@ -83,13 +117,13 @@ class Relay:
 
     async def _run(self, snapshot: Snapshot, call: Call, model: str, attempt, serves=None):
         """Try ``attempt(adapter, upstream)`` along the fallback chain, within the retry budget."""
-        last_error = None
+        failure = unavailable = None  # what the last attempt raised; why no account could be picked
         waits = []  # seconds until a rate-limited account is back
         tried = 0
         for target in plan_route(snapshot, model):
             adapter = adapter_for(target.provider.type).adapter
             if serves is not None and not serves(adapter):
-                last_error = InvalidRequest(f"the provider of '{model}' does not serve this endpoint")
+                unavailable = InvalidRequest(f"the provider of '{model}' does not serve this endpoint")
                 continue
             accounts = candidates(snapshot, target.provider.id, target.model)
             if not accounts and not adapter.needs_account:
@@ -101,7 +135,7 @@ class Relay:
                 except (NoAccount, RateLimited) as error:
                     if error.retry_after:
                         waits.append(error.retry_after)
-                    last_error = last_error if isinstance(last_error, UpstreamError) else error
+                    unavailable = error
                     break
                 tried += 1
                 up = Upstream(target.provider, choice.account if choice else None, target.model)
@@ -115,14 +149,14 @@ class Relay:
                         verdict = await self.pool.report_failure(up.account, error)
                         if verdict.cool:
                             waits.append(verdict.cool)
-                    last_error = error
+                    failure = error
                     if up.account is None:
                         break
                     continue
                 if choice is not None:
                     await self.pool.report_success(choice.account, choice.troubled)
                 return result
-        raise _answer(last_error, waits, model)
+        raise _answer(failure or unavailable, waits, model)
 
     async def _choose(self, accounts: list, target, used: set, session: str):
         if accounts == [None]:
@@ -160,40 +194,30 @@ class Relay:
         return response
 
     async def open_stream(self, snapshot: Snapshot, call: Call, request: ChatRequest) -> AsyncIterator:
-        """Connect, with failover, until an upstream produced its first event; then the stream."""
+        """Connect, with failover, until an upstream produced its first content; then the stream."""
         async def attempt(adapter, up):
             events = adapter.stream(up, request)
             try:
-                return await anext(events), events
-            except StopAsyncIteration:
-                return None, events
+                return await _opening(events), events
             except BaseException:
                 await events.aclose()
                 raise
 
-        first, events = await self._run(snapshot, call, request.model, attempt)
+        opening, events = await self._run(snapshot, call, request.model, attempt)
         call.ttft = time.monotonic() - call.started
-        return self._follow(call, first, events)
+        return self._follow(call, opening, events)
 
-    async def _follow(self, call: Call, first, events) -> AsyncIterator:
+    async def _follow(self, call: Call, opening: list, events) -> AsyncIterator:
         call.usage_partial = True
         finished = False
-        pending = [first] if first is not None else []
         try:
-            while True:
-                if pending:
-                    event = pending.pop()
-                else:
-                    try:
-                        event = await anext(events)
-                    except StopAsyncIteration:
-                        break
+            async for event in _chain(opening, events):
                 if isinstance(event, UsageUpdate):
                     call.usage = event.usage
                 elif isinstance(event, Finish):
                     finished = True
                 elif isinstance(event, StreamError):
-                    raise UpstreamError(f"the upstream failed mid-stream: {event.message}", error_type=event.type)
+                    raise _stream_failure(event)
                 yield event
         finally:
             await events.aclose()
