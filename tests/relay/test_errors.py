@@ -181,7 +181,7 @@ ERROR_EVENTS = {"oa": b'data: {"error":', "an": b'event: error\ndata: {"type":"e
 @pytest.mark.parametrize("provider", UPSTREAMS)
 @pytest.mark.parametrize("sdk", SDKS)
 def test_it_ends_a_cut_stream_with_an_error_and_no_success_ending(gw, sdk, provider):
-    gw.upstream.script(Reply.cut_mid_stream(after=3, reply=Reply.text("one two three four five six")))
+    gw.upstream.script(Reply.cut_mid_stream(after=5, reply=Reply.text("one two three four five six")))
     path, body = STREAMS[sdk]
     response = httpx.post(gw.url + path.format(model=gw.model(provider)), json=body(gw.model(provider)),
                           headers={"authorization": f"Bearer {gw.key}"})
@@ -193,9 +193,52 @@ def test_it_ends_a_cut_stream_with_an_error_and_no_success_ending(gw, sdk, provi
 
 
 @pytest.mark.parametrize("provider", UPSTREAMS)
+@pytest.mark.parametrize("sdk", SDKS)
+def test_a_stream_cut_before_any_content_is_an_error_status(gw, sdk, provider):
+    # Cut after the stream's head (OpenAI's role chunk, Anthropic's message_start); Gemini's first chunk holds text.
+    gw.upstream.script(Reply.cut_mid_stream(after=0 if provider in ("gemini", "antigravity") else 1))
+    path, body = STREAMS[sdk]
+    response = httpx.post(gw.url + path.format(model=gw.model(provider)), json=body(gw.model(provider)),
+                          headers={"authorization": f"Bearer {gw.key}"})
+    assert response.status_code == 502
+    error_body(sdk, response_error(response))
+
+
+OVERLOADED = b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+ANTHROPIC_START = (b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message",'
+                   b'"role":"assistant","model":"m","content":[],"stop_reason":null,'
+                   b'"usage":{"input_tokens":3,"output_tokens":1}}}\n\n')
+ANTHROPIC_TEXT = (b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+                  b'"content_block":{"type":"text","text":""}}\n\n'
+                  b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+                  b'"delta":{"type":"text_delta","text":"partial"}}\n\n')
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_an_error_inside_a_stream_before_any_content_is_an_error_status(gw, sdk):
+    gw.upstream.script(Reply.raw([ANTHROPIC_START, OVERLOADED], content_type="text/event-stream"))
+    path, body = STREAMS[sdk]
+    response = httpx.post(gw.url + path.format(model="an-model"), json=body("an-model"),
+                          headers={"authorization": f"Bearer {gw.key}"})
+    assert response.status_code == 502
+    assert "Overloaded" in error_body(sdk, response_error(response))["error"]["message"]
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_an_error_inside_a_stream_after_content_ends_it_as_an_error(gw, sdk):
+    gw.upstream.script(Reply.raw([ANTHROPIC_START, ANTHROPIC_TEXT, OVERLOADED], content_type="text/event-stream"))
+    path, body = STREAMS[sdk]
+    response = httpx.post(gw.url + path.format(model="an-model"), json=body("an-model"),
+                          headers={"authorization": f"Bearer {gw.key}"})
+    assert response.status_code == 200
+    assert b"partial" in response.content and ERROR_EVENTS[sdk] in response.content
+    assert b"Overloaded" in response.content and SUCCESS_ENDINGS[sdk] not in response.content
+
+
+@pytest.mark.parametrize("provider", UPSTREAMS)
 @pytest.mark.parametrize("sdk, exception", [("oa", openai.APIError), ("an", anthropic.APIStatusError),
                                             ("ge", genai_errors.APIError)])
 def test_the_sdk_raises_on_a_cut_stream(gw, sdk_clients, sdk, exception, provider):
-    gw.upstream.script(Reply.cut_mid_stream(after=3, reply=Reply.text("one two three four five six")))
+    gw.upstream.script(Reply.cut_mid_stream(after=5, reply=Reply.text("one two three four five six")))
     with pytest.raises(exception):
         call(sdk, sdk_clients, gw.model(provider), stream=True)

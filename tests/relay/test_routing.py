@@ -57,6 +57,16 @@ def test_a_failing_provider_falls_back_to_the_next(gw, an, status, stream):
     assert [r.path for r in gw.upstream.requests] == ["/v1/chat/completions", f"/v1beta/models/chain:{method}"]
 
 
+def test_a_stream_failing_before_its_content_falls_back(gw, oa):
+    from tests.relay.test_errors import ANTHROPIC_START, OVERLOADED
+
+    gw.route("chain", "anthropic", "openai")
+    gw.upstream.script(Reply.raw([ANTHROPIC_START, OVERLOADED], content_type="text/event-stream"), path="/v1/messages")
+    chunks = oa.chat.completions.create(model="chain", messages=HI, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"echo: {UTF8}"
+    assert [r.path for r in gw.upstream.requests] == ["/v1/messages", "/v1/chat/completions"]
+
+
 def test_a_request_error_does_not_fall_back(gw, oa):
     import openai
 
