@@ -191,3 +191,15 @@ def test_thinking_goes_back_upstream_with_its_signature(gw, an, provider):
     signed = provider in ("anthropic", "gemini", "antigravity")  # Chat Completions cannot carry them
     assert wire.thoughts(body) == (["Let me think… 🤔"] if signed else [])
     assert wire.signatures(body) == ([signature(1)] if signed else [])
+
+
+@pytest.mark.parametrize("choice, expected", [
+    ({"type": "tool", "name": "get_time"}, ("tool", "get_time")), ({"type": "any"}, ("required", "")),
+    ({"type": "none"}, ("none", "")),
+], ids=["named", "any", "none"])
+@pytest.mark.parametrize("provider", UPSTREAMS)
+def test_it_maps_the_tool_choice(gw, an, provider, choice, expected):
+    an.messages.create(model=gw.model(provider), max_tokens=64, messages=ask(), tools=[WEATHER, TIME],
+                       tool_choice=choice)
+    wire, body = sent(gw, provider)
+    assert wire.tool_choice(body) == expected

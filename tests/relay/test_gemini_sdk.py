@@ -185,3 +185,16 @@ def test_thoughts_go_back_upstream_with_their_signature(gw, ge, provider):
     signed = provider in ("anthropic", "gemini", "antigravity")  # Chat Completions cannot carry them
     assert wire.thoughts(body) == (["Let me think… 🤔"] if signed else [])
     assert wire.signatures(body) == ([signature(1)] if signed else [])
+
+
+@pytest.mark.parametrize("mode, names, expected", [
+    ("ANY", ["get_time"], ("tool", "get_time")), ("ANY", None, ("required", "")), ("NONE", None, ("none", "")),
+], ids=["named", "any", "none"])
+@pytest.mark.parametrize("provider", UPSTREAMS)
+def test_it_maps_the_tool_choice(gw, ge, provider, mode, names, expected):
+    calling = types.FunctionCallingConfig(mode=mode, allowed_function_names=names)
+    options = config(tools=[types.Tool(function_declarations=[WEATHER, TIME])],
+                     tool_config=types.ToolConfig(function_calling_config=calling))
+    ge.models.generate_content(model=gw.model(provider), contents=UTF8, config=options)
+    wire, body = sent(gw, provider)
+    assert wire.tool_choice(body) == expected

@@ -200,3 +200,14 @@ def test_it_completes_a_tool_loop_with_the_sdks_own_objects(gw, oa, provider):
         (call_id, name), = wire.tool_calls(body)
         assert name == "get_weather"
         assert wire.tool_results(body) == [(call_id or name, "sunny ☀")]
+
+
+@pytest.mark.parametrize("choice, expected", [
+    ({"type": "function", "function": {"name": "get_time"}}, ("tool", "get_time")),
+    ("required", ("required", "")), ("none", ("none", "")),
+], ids=["named", "required", "none"])
+@pytest.mark.parametrize("provider", UPSTREAMS)
+def test_it_maps_the_tool_choice(gw, oa, provider, choice, expected):
+    oa.chat.completions.create(model=gw.model(provider), messages=ask(), tools=[WEATHER, TIME], tool_choice=choice)
+    wire, body = sent(gw, provider)
+    assert wire.tool_choice(body) == expected

@@ -47,6 +47,10 @@ class OpenAIWire:
     def tool_calls(self, body) -> list:
         return [(call["id"], call["function"]["name"]) for m in body["messages"] for call in m.get("tool_calls") or []]
 
+    def tool_choice(self, body) -> tuple:
+        choice = body.get("tool_choice", "auto")
+        return (choice, "") if isinstance(choice, str) else ("tool", choice["function"]["name"])
+
     def tool_results(self, body) -> list:
         return [(m["tool_call_id"], _text(m["content"])) for m in body["messages"] if m["role"] == "tool"]
 
@@ -86,6 +90,10 @@ class AnthropicWire:
 
     def tool_calls(self, body) -> list:
         return [(block["id"], block["name"]) for block in self._blocks(body, "tool_use")]
+
+    def tool_choice(self, body) -> tuple:
+        choice = body.get("tool_choice", {"type": "auto"})
+        return {"any": "required"}.get(choice["type"], choice["type"]), choice.get("name", "")
 
     def tool_results(self, body) -> list:
         return [(block["tool_use_id"], _text(block.get("content"))) for block in self._blocks(body, "tool_result")]
@@ -128,6 +136,13 @@ class GeminiWire:
 
     def tool_calls(self, body) -> list:
         return [(None, call["name"]) for call in self._parts(body, "functionCall")]
+
+    def tool_choice(self, body) -> tuple:
+        config = self.inner(body).get("toolConfig", {}).get("functionCallingConfig", {"mode": "AUTO"})
+        names = config.get("allowedFunctionNames", [])
+        if config["mode"] == "ANY" and len(names) == 1:
+            return "tool", names[0]
+        return {"ANY": "required"}.get(config["mode"], config["mode"].lower()), ""
 
     def tool_results(self, body) -> list:
         # Gemini pairs results with calls by name; the text is the response's "result".
