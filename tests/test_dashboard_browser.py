@@ -8,6 +8,7 @@ DASHBOARD_SCREENSHOT=path.png to keep a picture of the page with its data.
 import datetime
 import os
 import shutil
+import time
 import uuid
 
 import httpx
@@ -48,20 +49,6 @@ def server(django_db_setup, django_db_blocker):
     gateway.stop()
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})
-    driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
 @pytest.fixture
 def usage(transactional_db):
     """A mock provider to call, and a week of log rows for the charts."""
@@ -82,13 +69,36 @@ def usage(transactional_db):
     settle()
 
 
-def log_in(browser, server):
+def chromium(profile) -> "webdriver.Chrome":
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture
+def dashboard(server, usage, tmp_path):
+    """Chromium on the dashboard, logged in as staff. It quits while the test still holds the database:
+    the tail's consumer closes its connections when the WebSocket goes."""
     User.objects.create_user("operator", password=PASSWORD, is_staff=True)
-    browser.get(f"{server.url}/admin/login/?next=/admin/dashboard/")
-    browser.find_element(By.ID, "id_username").send_keys("operator")
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    WebDriverWait(browser, 15).until(lambda b: b.current_url.endswith("/admin/dashboard/"))
+    browser = chromium(tmp_path / "profile")
+    try:
+        browser.get(f"{server.url}/admin/login/?next=/admin/dashboard/")
+        browser.find_element(By.ID, "id_username").send_keys("operator")
+        browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        WebDriverWait(browser, 15).until(lambda b: b.current_url.endswith("/admin/dashboard/"))
+        yield browser
+    finally:
+        browser.quit()
+    deadline = time.monotonic() + 10
+    while server.server.server_state.tasks and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def call_gateway(server, request_id: str):
@@ -96,14 +106,15 @@ def call_gateway(server, request_id: str):
     headers = {"authorization": f"Bearer {KEY}", "x-request-id": request_id}
     response = httpx.post(f"{server.url}/v1/chat/completions", json=body, headers=headers, timeout=10)
     assert response.status_code == 200, response.text
+    settle()  # the log writer stores the row and publishes it to the tail
 
 
 def tail_ids(browser) -> list:
     return [row.get_attribute("data-request-id") for row in browser.find_elements(By.CSS_SELECTOR, "#gw-tail tbody tr")]
 
 
-def test_the_dashboard_draws_the_stats_and_tails_new_requests(server, browser, usage):
-    log_in(browser, server)
+def test_the_dashboard_draws_the_stats_and_tails_new_requests(server, dashboard):
+    browser = dashboard
     wait = WebDriverWait(browser, 15)
 
     wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#chart-requests svg rect")) >= 3)
