@@ -98,7 +98,8 @@ def test_it_refuses_an_unknown_model(gw, sdk_clients, sdk, exception):
         call(sdk, sdk_clients, "no-such-model")
     assert raised.value.response.status_code == 404
     body = error_body(sdk, raised.value.response)
-    field, kind = {"oa": ("type", "unknown_model"), "an": ("type", "not_found_error"), "ge": ("status", "NOT_FOUND")}[sdk]
+    expected = {"oa": ("type", "unknown_model"), "an": ("type", "not_found_error"), "ge": ("status", "NOT_FOUND")}
+    field, kind = expected[sdk]
     assert body["error"][field] == kind
     assert gw.upstream.requests == []
 
@@ -236,3 +237,12 @@ def test_the_sdk_raises_on_a_cut_stream(gw, sdk_clients, sdk, exception, provide
     gw.upstream.script(Reply.cut_mid_stream(after=5, reply=Reply.text("one two three four five six")))
     with pytest.raises(exception):
         call(sdk, sdk_clients, gw.model(provider), stream=True)
+
+
+def test_a_cut_json_array_stream_stays_valid_json_and_ends_with_an_error(gw):
+    gw.upstream.script(Reply.cut_mid_stream(after=5, reply=Reply.text("one two three four five six")))
+    response = httpx.post(f"{gw.url}/v1beta/models/ge-model:streamGenerateContent", headers={"x-goog-api-key": gw.key},
+                          json={"contents": [{"parts": [{"text": "hi"}]}]})
+    chunks = response.json()
+    assert chunks[-1]["error"]["status"] == "UNAVAILABLE"
+    assert all("finishReason" not in chunk["candidates"][0] for chunk in chunks[:-1])

@@ -14,7 +14,8 @@ WEATHER = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }}
 TIME = {"type": "function", "function": {
-    "name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]},
+    "name": "get_time",
+    "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]},
 }}
 
 
@@ -190,7 +191,8 @@ def test_it_relays_reasoning(gw, oa, provider, stream):
 def test_it_completes_a_tool_loop_with_the_sdks_own_objects(gw, oa, provider):
     script_weather_call(gw, provider)
     messages = ask("weather?")
-    message = oa.chat.completions.create(model=gw.model(provider), messages=messages, tools=[WEATHER]).choices[0].message
+    reply = oa.chat.completions.create(model=gw.model(provider), messages=messages, tools=[WEATHER])
+    message = reply.choices[0].message
     messages += [message.model_dump(exclude_none=True)]
     messages += [{"role": "tool", "tool_call_id": call.id, "content": "sunny ☀"} for call in message.tool_calls]
     reply = oa.chat.completions.create(model=gw.model(provider), messages=messages, tools=[WEATHER])
