@@ -121,6 +121,11 @@ class OAuthTokens:
         lock = prefixed(f"auth:lock:{provider.name}:{account.id}")
         if await state.set(lock, "1", LOCK_TTL, only_if_absent=True):
             try:
+                # A peer may have refreshed and let go of the lock since this process last looked.
+                shared = await self._shared(provider, account)
+                if _fresh(shared, stale):
+                    self._local[account.id] = shared
+                    return shared[0]
                 return await self._refresh(provider, account)
             finally:
                 await state.delete(lock)
