@@ -6,7 +6,7 @@ import logging
 import re
 import time
 
-from gateway.endpoints import anthropic, gemini, openai
+from gateway.endpoints import anthropic, gemini, openai, responses
 from gateway.endpoints.common import Context
 from gateway.errors import GatewayError
 from gateway.health import health
@@ -17,13 +17,15 @@ from gateway.snapshot import holder
 from providers.formats import anthropic as anthropic_codec
 from providers.formats import gemini as gemini_codec
 from providers.formats import openai as openai_codec
+from providers.formats import responses as responses_codec
 from stats.recording import recorder
 
 __all__ = ["GatewayHTTP", "ROUTES"]
 
 log = logging.getLogger("gateway.requests")
 
-CODECS = {"openai": openai_codec, "anthropic": anthropic_codec, "gemini": gemini_codec}
+CODECS = {"openai": openai_codec, "anthropic": anthropic_codec, "gemini": gemini_codec,
+          "responses": responses_codec}
 _PREFIX = r"(?:/openai|/anthropic|/gemini)?"
 _GEMINI_MODEL = r"/v1(?:beta)?/models/(?P<model>[^:/][^:]*):(?P<method>[A-Za-z]+)"
 
@@ -35,6 +37,10 @@ def _route(method, pattern, handler, fmt, name):
 ROUTES = [
     _route("POST", r"/v1/chat/completions", openai.chat_completions, "openai", "chat.completions"),
     _route("POST", r"/v1/embeddings", openai.embeddings, "openai", "embeddings"),
+    _route("POST", r"/v1/images/generations", openai.image_generations, "openai", "images.generations"),
+    _route("POST", r"/v1/responses", responses.create, "responses", "responses"),
+    _route("GET", r"/v1/responses/(?P<response_id>[^/]+)", responses.retrieve, "responses", "responses.get"),
+    _route("DELETE", r"/v1/responses/(?P<response_id>[^/]+)", responses.delete, "responses", "responses.delete"),
     _route("POST", r"/v1/messages", anthropic.messages, "anthropic", "messages"),
     _route("POST", r"/v1/messages/count_tokens", anthropic.count_tokens, "anthropic", "messages.count_tokens"),
     _route("POST", _GEMINI_MODEL, gemini.model_method, "gemini", "gemini.model"),

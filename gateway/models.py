@@ -83,3 +83,25 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.model} {self.object_repr}"
+
+
+class StoredResponse(models.Model):
+    """A Responses API answer kept so that its conversation can be continued by id.
+
+    ``input`` holds every input item of the conversation up to this answer, earlier turns included,
+    and ``response`` the response object the client got: one row rebuilds the whole conversation.
+    Only the key that created it sees it; rows past GATEWAY["RESPONSE_RETENTION_DAYS"] are purged.
+    """
+
+    id = models.CharField(max_length=64, primary_key=True)
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="stored_responses")
+    model = models.CharField(max_length=200, blank=True)
+    input = models.JSONField(default=list)
+    response = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.id

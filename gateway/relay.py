@@ -17,7 +17,8 @@ from providers.adapters.base import Upstream
 from providers.registry import adapter_for
 from providers.routing import plan_route
 from providers.types import (
-    ChatRequest, ChatResponse, EmbeddingRequest, Finish, Start, StreamError, Usage, UsageUpdate,
+    ChatRequest, ChatResponse, EmbeddingRequest, Finish, ImageRequest, ImageResponse, Start, StreamError, Usage,
+    UsageUpdate,
 )
 
 __all__ = ["Call", "Relay", "MAX_ATTEMPTS"]
@@ -50,6 +51,7 @@ class Call:
     attempts: int = 0
     client_ip: str = ""
     session: str = ""  # keeps a conversation on one account (upstream prompt caches)
+    images: int = 0  # images generated, priced per image
 
     def fail(self, error: GatewayError):
         self.status = error.status
@@ -232,6 +234,15 @@ class Relay:
 
         response = await self._run(snapshot, call, request.model, attempt, serves=lambda a: a.supports_embeddings)
         call.usage = response.usage
+        return response
+
+    async def generate_images(self, snapshot: Snapshot, call: Call, request: ImageRequest) -> ImageResponse:
+        async def attempt(adapter, up):
+            return await adapter.generate_images(up, request)
+
+        response = await self._run(snapshot, call, request.model, attempt, serves=lambda a: a.supports_images)
+        call.usage = response.usage
+        call.images = len(response.images)
         return response
 
     async def count_tokens(self, snapshot: Snapshot, call: Call, request: ChatRequest) -> int | None:

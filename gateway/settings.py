@@ -125,6 +125,8 @@ def _database_config():
 
 
 DATABASES = {"default": _database_config()}
+if env("TEST_DATABASE_NAME", "") and not EMBEDDED:  # test runs sharing one server name their own database
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = env("TEST_DATABASE_NAME", "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:
@@ -191,6 +193,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "stats.tasks.purge_request_logs",
         "schedule": TzAwareCrontab(hour=3, minute=0, tz=timezone.utc),
     },
+    "purge-stored-responses": {
+        "task": "gateway.tasks.purge_stored_responses",
+        "schedule": TzAwareCrontab(hour=3, minute=30, tz=timezone.utc),
+    },
     "refresh-expiring-tokens": {
         "task": "accounts.tasks.refresh_expiring_tokens",
         "schedule": TzAwareCrontab(minute="*/5", tz=timezone.utc),
@@ -238,6 +244,8 @@ GATEWAY = {
     "LOG_FLUSH_SECONDS": envfloat("GATEWAY_LOG_FLUSH_SECONDS", 0.5),
     "LOG_MAX_PENDING": envint("GATEWAY_LOG_MAX_PENDING", 50_000),
     "LOG_RETENTION_DAYS": envint("GATEWAY_LOG_RETENTION_DAYS", 90),
+    # Stored Responses API conversations (previous_response_id), as long as OpenAI keeps its own.
+    "RESPONSE_RETENTION_DAYS": envint("GATEWAY_RESPONSE_RETENTION_DAYS", 30),
     "REDIS_PREFIX": env("GATEWAY_REDIS_PREFIX", ""),
     "METRICS_TOKEN": env("GATEWAY_METRICS_TOKEN", ""),
 }

@@ -96,6 +96,7 @@ class PriceConf:
     input_per_million: Decimal
     output_per_million: Decimal
     cached_input_per_million: Decimal | None
+    per_image: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -166,7 +167,8 @@ def build_snapshot(version: str = "") -> Snapshot:
             k.budget_period, tuple(k.allowed_ips or ()), dict(k.tags or {}), k.expires_at, k.revoked,
         )
     snap.prices = [
-        PriceConf(p.model, p.valid_from, p.input_per_million, p.output_per_million, p.cached_input_per_million)
+        PriceConf(p.model, p.valid_from, p.input_per_million, p.output_per_million, p.cached_input_per_million,
+                  p.per_image)
         for p in ModelPrice.objects.order_by("-valid_from")
     ]
     return snap

@@ -62,6 +62,7 @@ class ModelRouteAdmin(admin.ModelAdmin):
 
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
-    list_display = ("model", "input_per_million", "output_per_million", "cached_input_per_million", "valid_from")
+    list_display = ("model", "input_per_million", "output_per_million", "cached_input_per_million", "per_image",
+                    "valid_from")
     search_fields = ("model",)
     date_hierarchy = "valid_from"

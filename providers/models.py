@@ -77,6 +77,8 @@ class ModelPrice(models.Model):
     input_per_million = models.DecimalField(max_digits=12, decimal_places=6)
     output_per_million = models.DecimalField(max_digits=12, decimal_places=6)
     cached_input_per_million = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    per_image = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True,
+                                    help_text="Price of one generated image; empty: images are priced by tokens.")
     valid_from = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -11,7 +11,8 @@ __all__ = [
     "Text", "Image", "Thinking", "ToolCall", "ToolResult", "Part", "Message", "Tool", "ToolChoice",
     "ResponseFormat", "Reasoning", "ChatRequest", "Usage", "ChatResponse", "StopReason",
     "Start", "TextDelta", "ThinkingDelta", "ToolCallStart", "ToolCallDelta", "UsageUpdate", "Finish",
-    "StreamError", "Event", "EmbeddingRequest", "EmbeddingResponse", "Unsupported", "BadRequest",
+    "StreamError", "Event", "EmbeddingRequest", "EmbeddingResponse", "ImageRequest", "GeneratedImage",
+    "ImageResponse", "Unsupported", "BadRequest",
 ]
 
 
@@ -230,3 +231,39 @@ class EmbeddingResponse:
     model: str
     vectors: list  # lists of floats, one per input, in order
     usage: Usage = field(default_factory=Usage)
+
+
+# --- image generation ------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class ImageRequest:
+    """Empty strings are options the client left to the upstream's defaults."""
+
+    model: str
+    prompt: str
+    n: int = 1
+    size: str = ""  # WIDTHxHEIGHT, or "auto"
+    quality: str = ""
+    style: str = ""
+    response_format: str = ""  # b64_json | url
+    output_format: str = ""  # png | jpeg | webp
+    background: str = ""
+    user: str = ""
+
+
+@dataclass(slots=True)
+class GeneratedImage:
+    """Inline base64 ``data`` with its ``media_type``, or a ``url`` the upstream hosts."""
+
+    data: str = ""
+    media_type: str = "image/png"
+    url: str = ""
+    revised_prompt: str = ""
+
+
+@dataclass(slots=True)
+class ImageResponse:
+    model: str
+    images: list  # GeneratedImage, in order
+    usage: Usage = field(default_factory=Usage)
+    created: int = 0

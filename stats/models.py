@@ -37,6 +37,7 @@ class RequestLog(models.Model):
     reasoning_tokens = models.PositiveIntegerField(default=0)
     usage_source = models.CharField(max_length=16, choices=UsageSource.choices, default=UsageSource.NONE)
     cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    images = models.PositiveIntegerField(null=True, blank=True)  # images generated, for per-image prices
     latency_ms = models.PositiveIntegerField(default=0)
     ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=1)

@@ -24,7 +24,8 @@ def price_for(prices: list, model: str, at):
 
 
 def cost_of(values: dict) -> Decimal | None:
-    """None when the model has no price (flagged as unpriced) or the snapshot is not loaded."""
+    """None when the model has no price (flagged as unpriced) or the snapshot is not loaded.
+    Generated images cost their per-image price, when the model has one, on top of any tokens."""
     snapshot = holder.current
     if snapshot is None or not values["upstream_model"]:
         return None
@@ -38,4 +39,7 @@ def cost_of(values: dict) -> Decimal | None:
         + cached * cached_price
         + values["completion_tokens"] * price.output_per_million
     ) / MILLION
+    images = values.get("images")
+    if images and price.per_image is not None:
+        total += images * price.per_image
     return total.quantize(Decimal("0.00000001"))

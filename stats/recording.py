@@ -65,6 +65,7 @@ def entry_from_call(call) -> dict:
         "ttft_ms": int(call.ttft * 1000) if call.ttft is not None else None,
         "attempts": call.attempts,
         "client_ip": call.client_ip or None,
+        "images": call.images or None,
     }
 
 

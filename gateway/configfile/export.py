@@ -138,6 +138,8 @@ def _price(row: ModelPrice) -> dict:
              "output_per_million": _plain(row.output_per_million)}
     if row.cached_input_per_million is not None:
         entry["cached_input_per_million"] = _plain(row.cached_input_per_million)
+    if row.per_image is not None:
+        entry["per_image"] = _plain(row.per_image)
     if row.valid_from != PRICE_EPOCH:
         entry["valid_from"] = _plain(row.valid_from)
     return entry

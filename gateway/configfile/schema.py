@@ -92,6 +92,7 @@ PRICE_KEYS = {
     "input_per_million": Key("input_per_million", decimal, required=True),
     "output_per_million": Key("output_per_million", decimal, required=True),
     "cached_input_per_million": Key("cached_input_per_million", optional(decimal)),
+    "per_image": Key("per_image", optional(decimal)),
     "valid_from": Key("valid_from", moment),
 }
 

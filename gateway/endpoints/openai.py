@@ -1,8 +1,9 @@
-"""The OpenAI API: chat completions, embeddings, models."""
+"""The OpenAI API: chat completions, embeddings, image generation, models."""
 
 from gateway.endpoints.common import Context, authorize, decode, relay_chat, visible_models
 from gateway.auth import check_model
 from gateway.errors import NotFound
+from gateway.http import run_until_disconnect
 from providers.formats import openai as codec
 
 FORMAT = "openai"
@@ -21,6 +22,15 @@ async def embeddings(ctx: Context):
     check_model(ctx.call.key, request.model)
     response = await ctx.relay.embed(ctx.snapshot, ctx.call, request)
     await ctx.exchange.respond_json(200, codec.build_embedding_response(response, request))
+
+
+async def image_generations(ctx: Context):
+    authorize(ctx)
+    request = decode(codec.parse_image_request, await ctx.exchange.json())
+    ctx.call.requested_model = request.model
+    check_model(ctx.call.key, request.model)
+    response = await run_until_disconnect(ctx.exchange, ctx.relay.generate_images(ctx.snapshot, ctx.call, request))
+    await ctx.exchange.respond_json(200, codec.build_image_response(response, request))
 
 
 async def list_models(ctx: Context):

@@ -84,6 +84,10 @@ class AntigravityAdapter(GeminiAdapter):
         async for event in super().stream(up, request):
             yield event
 
+    async def generate_images(self, up: Upstream, request):
+        await self.ensure_project(up)
+        return await super().generate_images(up, request)
+
     async def ensure_project(self, up: Upstream):
         """Give an account without a project id the one Cloud Code assigned to it."""
         if up.account is None or up.account.project_id:

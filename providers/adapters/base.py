@@ -17,7 +17,7 @@ import orjson
 from gateway.errors import GatewayError, NetworkError, UpstreamError, UpstreamTimeout
 from gateway.snapshot import AccountConf, ProviderConf
 from proxies.clients import egress_for
-from providers.types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
+from providers.types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest, ImageResponse
 
 __all__ = ["Upstream", "Adapter", "HttpAdapter", "classify_status", "MAX_ERROR_BODY", "MAX_RESPONSE_BODY"]
 
@@ -43,6 +43,7 @@ class Adapter:
     format: str | None = None
     needs_account = True
     supports_embeddings = False
+    supports_images = False
 
     async def complete(self, up: Upstream, request: ChatRequest) -> ChatResponse:
         raise NotImplementedError
@@ -56,6 +57,9 @@ class Adapter:
     async def count_tokens(self, up: Upstream, request: ChatRequest) -> int | None:
         """Input tokens as the upstream counts them; None when it has no such endpoint."""
         return None
+
+    async def generate_images(self, up: Upstream, request: ImageRequest) -> ImageResponse:
+        raise GatewayError("this provider does not generate images", status=400)
 
 
 def classify_status(status: int, message: str, retry_after: float | None) -> UpstreamError:

@@ -1,16 +1,19 @@
 """Gemini: the Generative Language API (v1beta), authenticated with x-goog-api-key."""
 
+import asyncio
 from urllib.parse import quote
 
+from gateway.errors import InvalidRequest
 from providers.adapters.base import HttpAdapter, Upstream
 from providers.formats import gemini as codec
-from providers.types import ChatRequest, EmbeddingRequest, EmbeddingResponse
+from providers.types import ChatRequest, EmbeddingRequest, EmbeddingResponse, ImageRequest, ImageResponse, Usage
 
 
 class GeminiAdapter(HttpAdapter):
     format = "gemini"
     codec = codec
     supports_embeddings = True
+    supports_images = True
 
     def model_url(self, up: Upstream, method: str) -> str:
         base = up.provider.base_url or "https://generativelanguage.googleapis.com"
@@ -33,6 +36,21 @@ class GeminiAdapter(HttpAdapter):
         body = codec.build_count_tokens_request(request, up.model)
         data = await self.post_json(up, self.model_url(up, "countTokens"), body)
         return int(data.get("totalTokens", 0))
+
+    async def generate_images(self, up: Upstream, request: ImageRequest) -> ImageResponse:
+        """Image models answer generateContent with inline images, one per request: n are asked at once."""
+        url = self.chat_url(up, False)
+        answers = await asyncio.gather(*(self.post_json(up, url, self.wrap(codec.build_image_request(request, up.model), up))
+                                         for _ in range(request.n)))
+        images, usage = [], Usage()
+        for answer in map(self.unwrap, answers):
+            drawn = codec.parse_image_response(answer)
+            if not drawn.images:
+                raise InvalidRequest(f"the model answered without an image: {codec.image_refusal(answer)}")
+            images += drawn.images
+            usage.prompt_tokens += drawn.usage.prompt_tokens
+            usage.completion_tokens += drawn.usage.completion_tokens
+        return ImageResponse(up.model, images, usage)
 
 
 adapter = GeminiAdapter()

@@ -5,6 +5,7 @@ and tested with no upstream keys.
   a call to the first (or the chosen) tool, with arguments filled from its schema.
 - Otherwise the answer echoes the last user text: ``Mock answer to: <text>``.
 - A request with reasoning settings gets a short thinking part first.
+- An image request gets ``n`` copies of one tiny PNG (1x1 pixel).
 Usage counts whitespace-separated words, so tests can predict it.
 """
 
@@ -17,11 +18,13 @@ import orjson
 
 from providers.adapters.base import Adapter, Upstream
 from providers.types import (
-    ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Finish, Start, Text, TextDelta,
+    ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Finish, GeneratedImage, ImageRequest,
+    ImageResponse, Start, Text, TextDelta,
     Thinking, ThinkingDelta, ToolCall, ToolCallDelta, ToolCallStart, ToolResult, Usage, UsageUpdate,
 )
 
 EMBEDDING_SIZE = 16
+TINY_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 _SAMPLE = {"string": "sample", "integer": 1, "number": 1.5, "boolean": True, "array": [], "object": {}}
 
 
@@ -117,6 +120,7 @@ class MockAdapter(Adapter):
     format = None
     needs_account = False
     supports_embeddings = True
+    supports_images = True
 
     async def complete(self, up: Upstream, request: ChatRequest) -> ChatResponse:
         return _answer(request)
@@ -131,6 +135,10 @@ class MockAdapter(Adapter):
 
     async def count_tokens(self, up: Upstream, request: ChatRequest) -> int | None:
         return _prompt_tokens(request)
+
+    async def generate_images(self, up: Upstream, request: ImageRequest) -> ImageResponse:
+        images = [GeneratedImage(TINY_PNG, revised_prompt=request.prompt) for _ in range(request.n)]
+        return ImageResponse(request.model, images, Usage(_words(request.prompt), 0), created=int(time.time()))
 
 
 adapter = MockAdapter()

@@ -210,7 +210,10 @@ class Models(OpenAIEndpoint):
 
 
 class Responses(OpenAIEndpoint):
-    """Non-streaming only: ``stream`` is ignored."""
+    """The Responses API; a stream sends the whole event grammar, numbered by ``sequence_number``."""
+
+    def is_stream(self, req):
+        return bool(req.json.get("stream"))
 
     def user_text(self, req):
         items = req.json.get("input")
@@ -242,9 +245,57 @@ class Responses(OpenAIEndpoint):
         }
 
 
+    def frames(self, turn, req):
+        response = self.body(turn, req)
+        numbers = iter(range(1_000_000))
+
+        def event(kind, **fields):
+            return sse({"type": kind, **fields, "sequence_number": next(numbers)}, kind)
+
+        shell = {**response, "status": "in_progress", "output": [], "usage": None, "incomplete_details": None}
+        out = [event("response.created", response=shell), event("response.in_progress", response=shell)]
+        for index, item in enumerate(response["output"]):
+            out += self._item_frames(event, index, item)
+            out.append(event("response.output_item.done", output_index=index, item=item))
+        final = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
+        return out + [event(final, response=response)]
+
+    def _item_frames(self, event, index, item):
+        at = {"item_id": item["id"], "output_index": index}
+        if item["type"] == "reasoning":
+            summary = item["summary"][0]
+            return [event("response.output_item.added", output_index=index, item={**item, "summary": []}),
+                    event("response.reasoning_summary_part.added", **at, summary_index=0,
+                          part={"type": "summary_text", "text": ""}),
+                    *[event("response.reasoning_summary_text.delta", **at, summary_index=0, delta=piece)
+                      for piece in words(summary["text"])],
+                    event("response.reasoning_summary_text.done", **at, summary_index=0, text=summary["text"]),
+                    event("response.reasoning_summary_part.done", **at, summary_index=0, part=summary)]
+        if item["type"] == "message":
+            part = item["content"][0]
+            return [event("response.output_item.added", output_index=index,
+                          item={**item, "status": "in_progress", "content": []}),
+                    event("response.content_part.added", **at, content_index=0, part={**part, "text": ""}),
+                    *[event("response.output_text.delta", **at, content_index=0, delta=piece, logprobs=[])
+                      for piece in words(part["text"])],
+                    event("response.output_text.done", **at, content_index=0, text=part["text"], logprobs=[]),
+                    event("response.content_part.done", **at, content_index=0, part=part)]
+        return [event("response.output_item.added", output_index=index,
+                      item={**item, "status": "in_progress", "arguments": ""}),
+                *[event("response.function_call_arguments.delta", **at, delta=piece)
+                  for piece in fragments(item["arguments"])],
+                event("response.function_call_arguments.done", **at, arguments=item["arguments"])]
+
+
 class Images(OpenAIEndpoint):
+    """b64_json unless the request asks for URLs, which then point at a made-up image host."""
+
     def body(self, turn, req):
-        return {"created": CREATED, "data": [{"b64_json": TINY_PNG}] * int(req.json.get("n", 1))}
+        count = int(req.json.get("n", 1))
+        if req.json.get("response_format") == "url":
+            return {"created": CREATED, "data": [{"url": f"https://images.fake/{turn.seq}-{i}.png"}
+                                                 for i in range(count)]}
+        return {"created": CREATED, "data": [{"b64_json": TINY_PNG}] * count}
 
 
 # --- Anthropic --------------------------------------------------------------------------------
@@ -371,6 +422,10 @@ class GenerateContent(GoogleEndpoint):
         return last_user_text(self.inner(req).get("contents"), key="parts")
 
     def body(self, turn, req):
+        if "IMAGE" in (self.inner(req).get("generationConfig") or {}).get("responseModalities", ()):
+            # An image model: a line of text, then the picture inline.
+            parts = [{"text": turn.text}, {"inlineData": {"mimeType": "image/png", "data": TINY_PNG}}]
+            return self.wrap(turn, self._response(turn, parts, final=True))
         return self.wrap(turn, self._response(turn, self._parts(turn, lambda t: [t] if t else []), final=True))
 
     def frames(self, turn, req):
