@@ -17,6 +17,7 @@ import orjson
 from gateway.errors import GatewayError, NetworkError, UpstreamError, UpstreamTimeout
 from gateway.snapshot import AccountConf, ProviderConf
 from proxies.clients import egress_for
+from providers.adapters import ratelimit
 from providers.types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest, ImageResponse
 
 __all__ = ["Upstream", "Adapter", "HttpAdapter", "classify_status", "MAX_ERROR_BODY", "MAX_RESPONSE_BODY"]
@@ -79,16 +80,6 @@ def classify_status(status: int, message: str, retry_after: float | None) -> Ups
     return UpstreamError(text, status=502, error_type="server_error", upstream_status=status)
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None
-
-
 def _redact(message: str, credential: str) -> str:
     """Some upstreams quote the key they were sent in their error; the client must never see it."""
     return message.replace(credential, "[redacted]") if credential else message
@@ -119,7 +110,7 @@ class HttpAdapter(Adapter):
         return self.codec.parse_error(status, body)
 
     def retry_after(self, response: httpx.Response, body: bytes) -> float | None:
-        return _retry_after(response.headers)
+        return ratelimit.retry_after(response.headers)
 
     # --- the work ---------------------------------------------------------------------------
     async def complete(self, up: Upstream, request: ChatRequest) -> ChatResponse:
