@@ -1,4 +1,5 @@
-"""Client authentication: the gateway key, taken the way each SDK sends it, checked against the snapshot."""
+"""Client authentication: the gateway key, taken the way each SDK sends it, checked against the snapshot
+(revoked, expired, the client's address against the key's allowed CIDR blocks), and the model it asks for."""
 
 from datetime import datetime, timezone
 
@@ -6,7 +7,7 @@ from gateway.errors import AuthError, PermissionDenied
 from gateway.models import hash_key
 from gateway.snapshot import KeyConf, Snapshot
 
-__all__ = ["presented_key", "authenticate", "check_model"]
+__all__ = ["presented_key", "authenticate", "check_address", "check_model"]
 
 
 def presented_key(headers: dict, query: dict) -> tuple:
@@ -35,6 +36,12 @@ def authenticate(snapshot: Snapshot, raw_key: str) -> KeyConf:
     if key.expires_at is not None and key.expires_at <= datetime.now(timezone.utc):
         raise AuthError("the gateway key has expired")
     return key
+
+
+def check_address(key: KeyConf, client_ip: str):
+    """The connection's address (the client's behind a proxy uvicorn trusts with --forwarded-allow-ips)."""
+    if not key.allows_address(client_ip):
+        raise PermissionDenied(f"this gateway key may not be used from {client_ip or 'an unknown address'}")
 
 
 def check_model(key: KeyConf, model: str):

@@ -6,6 +6,7 @@ import logging
 import re
 import time
 
+from gateway import limits
 from gateway.endpoints import anthropic, gemini, openai, responses
 from gateway.endpoints.common import Context
 from gateway.errors import GatewayError
@@ -110,6 +111,7 @@ class GatewayHTTP:
             call.fail(error)
             await self._answer_error(exchange, fmt, error)
         finally:
+            await limits.settle(call)
             self.active -= 1
             recorder.record(call)
             provider = _provider_name(call)

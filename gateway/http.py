@@ -15,6 +15,14 @@ __all__ = ["Exchange", "request_id_from", "run_until_disconnect", "ClientDisconn
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 JSON = b"application/json"
 SSE = b"text/event-stream"
+MAX_JSON_DEPTH = 64  # far beyond any real request (tool schemas included); orjson's own limit is 1024
+# Fields some gateways read from the body to pick the upstream, its credentials or extra headers.
+# Here the configuration alone says where a request goes: a client that sends one is told so.
+ROUTING_FIELDS = frozenset({
+    "api_base", "base_url", "api_key", "api_version", "extra_headers", "extra_query", "extra_body",
+    "custom_llm_provider", "organization", "aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+    "aws_region_name", "vertex_project", "vertex_location", "vertex_credentials", "azure_ad_token",
+})
 
 
 class ClientDisconnected(Exception):
@@ -49,10 +57,20 @@ class Exchange:
         return client[0] if client else ""
 
     async def body(self) -> bytes:
+        """The whole body, within MAX_BODY_BYTES and BODY_TIMEOUT_SECONDS (a client trickling a byte
+        at a time must not hold a worker's slot for ever)."""
         limit = settings.GATEWAY["MAX_BODY_BYTES"]
         declared = self.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        seconds = settings.GATEWAY["BODY_TIMEOUT_SECONDS"]
+        try:
+            async with asyncio.timeout(seconds):
+                return await self._read_body(limit)
+        except TimeoutError:
+            raise InvalidRequest(f"the request body did not arrive within {seconds:g}s", status=408) from None
+
+    async def _read_body(self, limit: int) -> bytes:
         parts, size = [], 0
         while True:
             message = await self.receive()
@@ -74,6 +92,7 @@ class Exchange:
             raise InvalidRequest(f"the request body is not valid JSON: {exc.msg}") from None
         if not isinstance(data, dict):
             raise InvalidRequest("the request body must be a JSON object")
+        _check_body(raw, data)
         return data
 
     def _head(self, status: int, content_type: bytes, extra: tuple = ()) -> dict:
@@ -102,6 +121,28 @@ class Exchange:
 
     async def end_stream(self, chunk: bytes = b""):
         await self.send({"type": "http.response.body", "body": chunk})
+
+
+def _check_body(raw: bytes, data: dict):
+    for name in ROUTING_FIELDS.intersection(data):
+        raise InvalidRequest(f"'{name}' cannot be set by a client: the gateway's configuration decides where "
+                             "a request goes and with which credentials", param=name)
+    # Counting brackets runs at memory speed; only a body with many of them is walked.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _depth(data) > MAX_JSON_DEPTH:
+        raise InvalidRequest(f"the request body nests JSON deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _depth(data) -> int:
+    """How deep the containers nest, walked without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def error_headers(error: GatewayError) -> tuple:

@@ -52,6 +52,7 @@ class Call:
     client_ip: str = ""
     session: str = ""  # keeps a conversation on one account (upstream prompt caches)
     images: int = 0  # images generated, priced per image
+    grant: object = None  # what gateway.limits counted against the key, settled when the call ends
 
     def fail(self, error: GatewayError):
         self.status = error.status

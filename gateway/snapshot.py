@@ -6,6 +6,7 @@ per ``SNAPSHOT_REFRESH_SECONDS`` (off the request path) and rebuilds when it mov
 """
 
 import asyncio
+import ipaddress
 import logging
 import time
 import uuid
@@ -20,7 +21,7 @@ from django.core.cache import cache
 from django.db import close_old_connections
 
 __all__ = ["ProviderConf", "AccountConf", "RouteConf", "KeyConf", "PriceConf", "Snapshot", "SnapshotHolder",
-           "build_snapshot", "bump_config_version", "holder"]
+           "build_snapshot", "bump_config_version", "holder", "parse_networks"]
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,34 @@ class KeyConf:
     tags: dict
     expires_at: datetime | None
     revoked: bool
+    networks: tuple | None = None  # allowed_ips parsed once; None: any address
 
     def allows_model(self, model: str) -> bool:
         return not self.allowed_models or any(fnmatchcase(model, p) for p in self.allowed_models)
+
+    def allows_address(self, address: str) -> bool:
+        if self.networks is None:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if ip.version == 6 and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        return any(ip in network for network in self.networks)
+
+
+def parse_networks(blocks) -> tuple | None:
+    """CIDR blocks (or single addresses) as networks; an entry that is not one matches nothing."""
+    if not blocks:
+        return None
+    networks = []
+    for block in blocks:
+        try:
+            networks.append(ipaddress.ip_network(str(block).strip(), strict=False))
+        except ValueError:
+            log.warning("ignoring %r in a gateway key's allowed_ips: not an address or CIDR block", block)
+    return tuple(networks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +191,7 @@ def build_snapshot(version: str = "") -> Snapshot:
         snap.keys[k.key_hash] = KeyConf(
             k.id, k.name, k.key_hash, tuple(k.allowed_models or ()), k.rpm, k.tpm, k.budget_usd,
             k.budget_period, tuple(k.allowed_ips or ()), dict(k.tags or {}), k.expires_at, k.revoked,
+            parse_networks(k.allowed_ips),
         )
     snap.prices = [
         PriceConf(p.model, p.valid_from, p.input_per_million, p.output_per_million, p.cached_input_per_million,

@@ -1,5 +1,6 @@
 """The Anthropic API: messages, token counting, models."""
 
+from gateway import limits
 from gateway.auth import check_model
 from gateway.endpoints.common import Context, authorize, decode, relay_chat, visible_models
 from gateway.errors import NotFound
@@ -20,6 +21,7 @@ async def count_tokens(ctx: Context):
     request = decode(codec.parse_count_tokens_request, await ctx.exchange.json())
     ctx.call.requested_model = request.model
     check_model(ctx.call.key, request.model)
+    await limits.admit(ctx.snapshot, ctx.call, request.model)
     counted = await ctx.relay.count_tokens(ctx.snapshot, ctx.call, request)
     total = counted if counted is not None else estimate_prompt_tokens(request)
     await ctx.exchange.respond_json(200, codec.build_count_tokens_response(total))

@@ -3,7 +3,8 @@
 import logging
 import time
 
-from gateway.auth import authenticate, check_model, presented_key
+from gateway import limits
+from gateway.auth import authenticate, check_address, check_model, presented_key
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.http import Exchange, run_until_disconnect
 from gateway.relay import Call, Relay
@@ -30,8 +31,9 @@ class Context:
 
 def authorize(ctx: Context):
     raw, _ = presented_key(ctx.exchange.headers, ctx.exchange.query)
-    ctx.call.key = authenticate(ctx.snapshot, raw)
-    return ctx.call.key
+    key = ctx.call.key = authenticate(ctx.snapshot, raw)
+    check_address(key, ctx.exchange.client_ip)
+    return key
 
 
 def bad_request(error: BadRequest) -> InvalidRequest:
@@ -60,6 +62,7 @@ async def relay_chat(ctx: Context, codec, request: ChatRequest, *, content_type:
     check_model(call.key, request.model)
     if request.n != 1:
         raise InvalidRequest("the gateway returns one choice per request; send n=1", param="n")
+    await limits.admit(ctx.snapshot, call, request.model, lambda: limits.chat_estimate(request))
     if request.stream:
         await run_until_disconnect(ctx.exchange, _stream(ctx, codec, request, content_type, encoder_options or {}))
     else:

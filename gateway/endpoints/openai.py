@@ -1,5 +1,6 @@
 """The OpenAI API: chat completions, embeddings, image generation, models."""
 
+from gateway import limits
 from gateway.endpoints.common import Context, authorize, decode, relay_chat, visible_models
 from gateway.auth import check_model
 from gateway.errors import NotFound
@@ -20,6 +21,7 @@ async def embeddings(ctx: Context):
     request = decode(codec.parse_embedding_request, await ctx.exchange.json())
     ctx.call.requested_model = request.model
     check_model(ctx.call.key, request.model)
+    await limits.admit(ctx.snapshot, ctx.call, request.model, lambda: limits.embedding_estimate(request))
     response = await ctx.relay.embed(ctx.snapshot, ctx.call, request)
     await ctx.exchange.respond_json(200, codec.build_embedding_response(response, request))
 
@@ -29,6 +31,7 @@ async def image_generations(ctx: Context):
     request = decode(codec.parse_image_request, await ctx.exchange.json())
     ctx.call.requested_model = request.model
     check_model(ctx.call.key, request.model)
+    await limits.admit(ctx.snapshot, ctx.call, request.model, lambda: limits.image_estimate(request))
     response = await run_until_disconnect(ctx.exchange, ctx.relay.generate_images(ctx.snapshot, ctx.call, request))
     await ctx.exchange.respond_json(200, codec.build_image_response(response, request))
 
