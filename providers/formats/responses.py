@@ -53,6 +53,8 @@ _REFUSED_FIELDS = {
 _REDACTED = "redacted:"
 # Stop reasons that leave a response incomplete, and the reason it then gives.
 _INCOMPLETE = {"max_tokens": "max_output_tokens", "content_filter": "content_filter"}
+# A failed response's error code is one of OpenAI's; the gateway's error types map onto them.
+_FAILURE_CODES = {"rate_limit": "rate_limit_exceeded", "invalid_request": "invalid_prompt"}
 _INVALID_JSON = "upstream sent invalid JSON in its stream"
 
 
@@ -458,7 +460,7 @@ class StreamEncoder:
         out = b"" if self._started else self._head()
         response = self._envelope("failed")
         response["output"] = [_item(part, self._id, i, "incomplete") for i, part in enumerate(self._parts)]
-        response["error"] = {"code": error_type, "message": message}
+        response["error"] = {"code": _FAILURE_CODES.get(error_type, "server_error"), "message": message}
         return out + self._event("response.failed", {"response": response})
 
     # --- framing ------------------------------------------------------------------------------
@@ -486,6 +488,8 @@ class StreamEncoder:
         item = _item(part, self._id, index, "in_progress")
         if isinstance(part, Text):
             item["content"] = []
+        elif isinstance(part, ToolCall):
+            item["arguments"] = ""
         out = self._event("response.output_item.added", {"output_index": index, "item": item})
         if isinstance(part, Text):
             out += self._event("response.content_part.added",
