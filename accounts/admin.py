@@ -17,7 +17,8 @@ def _report(modeladmin, request, outcome):
     modeladmin.message_user(request, str(outcome), messages.WARNING if outcome.failed else messages.SUCCESS)
 
 
-@admin.action(description="Reset selected accounts: healthy, cool-down and failure count cleared", permissions=["change"])
+@admin.action(description="Reset selected accounts: healthy, cool-down and failure count cleared",
+              permissions=["change"])
 def mark_healthy(modeladmin, request, queryset):
     modeladmin.message_user(request, f"{restore(_ids(queryset))} reset.")
 

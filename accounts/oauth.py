@@ -2,8 +2,10 @@
 
 A token is looked up in this process, then in the shared store (``auth:{provider}:{account_id}``),
 then in the snapshot (the database copy). When less than five minutes remain, exactly one process
-refreshes it (a lock in the shared store); the others wait for its result. The refreshed token is
-also written, encrypted, to the database, off the request path.
+refreshes it (a lock in the shared store); the others wait for its result, or give up at once
+when the provider refused the refresh token (``invalid_grant``: NeedsReauth, and the pool takes
+the account out of rotation). The refreshed token is also written, encrypted, to the database,
+off the request path.
 """
 
 import asyncio

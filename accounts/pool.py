@@ -5,16 +5,18 @@ State lives in the shared store (Redis in production) under these keys:
     account:cooldown:{account_id}      present while the account cools down; value = until (epoch s)
     account:fails:{account_id}         consecutive transient failures, expiring
     account:sticky:{provider}:{hash}   the account a session stays on
-One round trip per pick reads the counter and every candidate's state together.
+One round trip per pick reads the counter and every candidate's state together. ``classify`` says
+what a failure means for the account; an account found failed is also saved as such (off the
+hot path) so that every snapshot leaves it out until a probe or an operator restores it.
 """
 
 import hashlib
 import time
 from dataclasses import dataclass
 
-from accounts.state import later, save_failure
 from accounts.models import Health
 from accounts.oauth import NeedsReauth
+from accounts.state import later, save_failure
 from gateway.errors import GatewayError, NoAccount, RateLimited, UpstreamError
 from gateway.shared import prefixed, shared_state
 from gateway.snapshot import AccountConf

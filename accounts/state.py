@@ -9,10 +9,11 @@ failure counts) for the admin and the tests.
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from django.db import close_old_connections
+from django.db import OperationalError, close_old_connections
 from django.utils import timezone as dj_timezone
 
 from accounts.models import Account, Health
@@ -29,13 +30,19 @@ def later(func, *args):
     asyncio.get_running_loop().run_in_executor(None, _quietly, func, args)
 
 
-def _quietly(func, args):
-    try:
-        func(*args)
-    except Exception:
-        log.exception("background work %s failed", func.__name__)
-    finally:
-        close_old_connections()
+def _quietly(func, args, attempts: int = 4):
+    for attempt in range(1, attempts + 1):
+        try:
+            return func(*args)
+        except OperationalError:  # busy or briefly unreachable: worth another try, shortly
+            if attempt == attempts:
+                log.exception("background work %s failed %d times", func.__name__, attempts)
+            time.sleep(0.1 * attempt)
+        except Exception:
+            log.exception("background work %s failed", func.__name__)
+            return None
+        finally:
+            close_old_connections()
 
 
 def save_failure(account_id: int, health: str, message: str):

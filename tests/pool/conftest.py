@@ -167,7 +167,7 @@ class GatewayProcesses:
         deadline = time.monotonic() + 10
         for url in self.urls:
             while pool.chat(url=url).status_code != 200:
-                assert time.monotonic() < deadline, f"the gateway process at {url} did not load the test's configuration"
+                assert time.monotonic() < deadline, f"the gateway process at {url} did not load the configuration"
                 time.sleep(0.05)
         pool.upstream.clear()
         pool.urls = self.urls

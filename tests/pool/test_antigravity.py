@@ -43,8 +43,10 @@ def ask(client_format: str, url: str, stream: bool) -> httpx.Response:
             body["stream_options"] = {"include_usage": True}
         return httpx.post(f"{url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {KEY}"})
     if client_format == "anthropic":
-        body = {"model": "ag-model", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
-        return httpx.post(f"{url}/v1/messages", json=body, headers={"x-api-key": KEY, "anthropic-version": "2023-06-01"})
+        body = {"model": "ag-model", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}],
+                "stream": stream}
+        headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+        return httpx.post(f"{url}/v1/messages", json=body, headers=headers)
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
     body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
     return httpx.post(f"{url}/v1beta/models/ag-model:{method}", json=body, headers={"x-goog-api-key": KEY})
