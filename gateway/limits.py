@@ -25,6 +25,7 @@ each process counts on its own (gateway/shared.py) and re-reads budgets from the
 DEGRADED_SEED_SECONDS, so the requests keep flowing and a budget's overshoot stays bounded.
 """
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -160,11 +161,29 @@ async def admit(snapshot: Snapshot, call, model: str, estimate=None):
     state = shared_state()
     failed, counts = await state.add_within(bounds)
     if failed >= 0 and counts[failed][0] is None:  # the budget's counter is missing: seed it, then try again
-        await _seed(state, key, grant.budget_key)
+        await _seeds.seed(state, key, grant.budget_key)
         failed, counts = await state.add_within(bounds)
     if failed >= 0:
         raise _refusal(key, bounds[failed], counts[failed], now)
     call.grant = grant
+
+
+class _Seeds:
+    """One seed at a time per counter in this process: the requests that find it missing together
+    wait for the same query."""
+
+    def __init__(self):
+        self._running: dict = {}
+
+    async def seed(self, state, key: KeyConf, counter: str):
+        task = self._running.get(counter)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = self._running[counter] = asyncio.ensure_future(_seed(state, key, counter))
+            task.add_done_callback(lambda _: self._running.pop(counter, None))
+        await asyncio.shield(task)
+
+
+_seeds = _Seeds()
 
 
 async def _seed(state, key: KeyConf, counter: str):
