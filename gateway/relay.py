@@ -4,6 +4,7 @@ Everything here reads the in-memory snapshot; nothing touches the database. The 
 call is left on its ``Call`` for the request log, which is written elsewhere.
 """
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -11,15 +12,20 @@ from dataclasses import dataclass, field
 from accounts.oauth import OAuthTokens
 from accounts.pool import AccountPool, classify
 from accounts.selection import candidates
-from gateway.errors import GatewayError, InvalidRequest, NetworkError, NoAccount, RateLimited, UpstreamError
+from gateway.errors import (
+    GatewayError, InvalidRequest, NetworkError, NoAccount, RateLimited, UpstreamError, UpstreamTimeout,
+)
 from gateway.snapshot import KeyConf, Snapshot
 from providers.adapters.base import Upstream
+from providers.formats.sse import SSETooLarge
 from providers.registry import adapter_for
 from providers.routing import plan_route
+from providers.tokens import count_text, estimate_prompt_tokens
 from providers.types import (
     ChatRequest, ChatResponse, EmbeddingRequest, Finish, ImageRequest, ImageResponse, Start, StreamError, Usage,
     UsageUpdate,
 )
+from providers.types import TextDelta, ThinkingDelta, ToolCallDelta
 
 __all__ = ["Call", "Relay", "MAX_ATTEMPTS"]
 
@@ -47,6 +53,7 @@ class Call:
     error_message: str = ""
     usage: Usage | None = None
     usage_partial: bool = False
+    usage_estimated: bool = False  # the upstream reported no usage: counted from what was streamed
     ttft: float | None = None
     attempts: int = 0
     client_ip: str = ""
@@ -82,6 +89,82 @@ async def _opening(events) -> list:
         if not isinstance(event, (Start, UsageUpdate)):
             return opening
     raise NetworkError("the upstream stream ended before any content")
+
+
+class _Paced:
+    """A stream's events under its timeouts: the first content within the provider's ``timeout``,
+    then content at most ``idle_timeout`` apart. Keep-alives (SSE comments, Anthropic's ping) decode
+    to no event and bookkeeping events (Start, UsageUpdate) carry no content, so neither resets the
+    clock; a long stream that keeps producing is never cut."""
+
+    __slots__ = ("_events", "_idle", "_deadline", "_loop", "_started")
+
+    def __init__(self, events, up: Upstream):
+        self._events = events
+        self._idle = up.provider.idle_timeout
+        self._loop = asyncio.get_running_loop()
+        self._deadline = self._loop.time() + up.provider.timeout
+        self._started = False
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                event = await self._events.__anext__()
+        except TimeoutError:
+            raise self._timeout() from None
+        except SSETooLarge as error:
+            raise UpstreamError(str(error), status=502) from None
+        if not isinstance(event, (Start, UsageUpdate)):
+            self._started = True
+            self._deadline = self._loop.time() + self._idle
+        return event
+
+    def _timeout(self) -> UpstreamTimeout:
+        if self._started:
+            return UpstreamTimeout(f"the upstream sent no content for {self._idle:g}s in the middle of a stream")
+        return UpstreamTimeout("the upstream sent no content in time")
+
+    async def aclose(self):
+        await self._events.aclose()
+
+
+class _Produced:
+    """What a stream gave the client, for a token estimate when the upstream reports none. Memory is
+    bounded: past SAMPLE characters only the count grows, and the estimate scales the sample's."""
+
+    SAMPLE = 64 * 1024
+    __slots__ = ("parts", "sampled", "chars")
+
+    def __init__(self):
+        self.parts, self.sampled, self.chars = [], 0, 0
+
+    def add(self, text: str):
+        self.chars += len(text)
+        if self.sampled < self.SAMPLE:
+            self.parts.append(text)
+            self.sampled += len(text)
+
+    def tokens(self) -> int:
+        if not self.chars:
+            return 0
+        counted = count_text("".join(self.parts))
+        return counted if self.sampled >= self.chars else round(counted * self.chars / self.sampled)
+
+
+def _bill(call: Call, request: ChatRequest, produced: _Produced, finished: bool):
+    """Usage for a stream that was cut (partial) or whose upstream reported none (estimated)."""
+    usage = call.usage
+    if usage is None:
+        call.usage = Usage(estimate_prompt_tokens(request), produced.tokens())
+        call.usage_estimated = True
+    elif not finished:
+        estimate = produced.tokens()
+        if estimate > usage.completion_tokens:
+            call.usage = Usage(usage.prompt_tokens, estimate, usage.cached_tokens, usage.cache_write_tokens,
+                               usage.reasoning_tokens)
 
 
 async def _chain(opening: list, events) -> AsyncIterator:
@@ -199,7 +282,7 @@ class Relay:
     async def open_stream(self, snapshot: Snapshot, call: Call, request: ChatRequest) -> AsyncIterator:
         """Connect, with failover, until an upstream produced its first content; then the stream."""
         async def attempt(adapter, up):
-            events = adapter.stream(up, request)
+            events = _Paced(adapter.stream(up, request), up)
             try:
                 return await _opening(events), events
             except BaseException:
@@ -208,14 +291,19 @@ class Relay:
 
         opening, events = await self._run(snapshot, call, request.model, attempt)
         call.ttft = time.monotonic() - call.started
-        return self._follow(call, opening, events)
+        return self._follow(call, request, opening, events)
 
-    async def _follow(self, call: Call, opening: list, events) -> AsyncIterator:
+    async def _follow(self, call: Call, request: ChatRequest, opening: list, events) -> AsyncIterator:
         call.usage_partial = True
         finished = False
+        produced = _Produced()
         try:
             async for event in _chain(opening, events):
-                if isinstance(event, UsageUpdate):
+                if isinstance(event, (TextDelta, ThinkingDelta)):
+                    produced.add(event.text)
+                elif isinstance(event, ToolCallDelta):
+                    produced.add(event.arguments)
+                elif isinstance(event, UsageUpdate):
                     call.usage = event.usage
                 elif isinstance(event, Finish):
                     finished = True
@@ -223,7 +311,10 @@ class Relay:
                     raise _stream_failure(event)
                 yield event
         finally:
+            # Also when the client left (the stream is closed or cancelled here): bill what was produced.
             await events.aclose()
+            if not finished or call.usage is None:
+                _bill(call, request, produced, finished)
         if not finished:
             # A stream that stops without saying why was cut: never end it as a success.
             raise NetworkError("the upstream stream ended before the answer was complete")

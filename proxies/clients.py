@@ -51,8 +51,10 @@ class Egress:
         self.client = httpx.AsyncClient(transport=self.transport, follow_redirects=False, timeout=None,
                                         trust_env=False)
 
-    async def send(self, method: str, url: str, headers: list, content: bytes) -> httpx.Response:
-        request = httpx.Request(method, _url(url), headers=headers, content=content)
+    async def send(self, method: str, url: str, headers: list, content: bytes,
+                   connect_timeout: float | None = None) -> httpx.Response:
+        extensions = {"timeout": {"connect": connect_timeout}} if connect_timeout else None
+        request = httpx.Request(method, _url(url), headers=headers, content=content, extensions=extensions)
         return await self.transport.handle_async_request(request)
 
     async def aclose(self):

@@ -36,6 +36,8 @@ def entry_from_call(call) -> dict:
     usage = call.usage
     if usage is None:
         source = "none"
+    elif call.usage_estimated:
+        source = "estimated"
     elif call.usage_partial:
         source = "partial"
     else:

@@ -139,19 +139,16 @@ class HttpAdapter(Adapter):
             raise UpstreamError("the upstream answered with invalid JSON", status=502) from None
 
     async def post_stream(self, up: Upstream, url: str, body: dict) -> AsyncIterator:
+        """The raw body of a streamed answer. Its timeouts are the relay's, on decoded events: only
+        content counts as progress, never a keep-alive."""
         response = await self.open(up, url, body)
         try:
             chunks = response.aiter_raw()
             while True:
                 try:
-                    async with asyncio.timeout(up.provider.idle_timeout):
-                        chunk = await anext(chunks)
+                    chunk = await anext(chunks)
                 except StopAsyncIteration:
                     return
-                except TimeoutError:
-                    raise UpstreamTimeout(
-                        f"the upstream sent nothing for {up.provider.idle_timeout:g}s in the middle of a stream"
-                    ) from None
                 except httpx.TransportError as exc:
                     raise NetworkError(f"the upstream connection broke: {type(exc).__name__}") from None
                 yield chunk
@@ -165,7 +162,7 @@ class HttpAdapter(Adapter):
         started = time.monotonic()
         try:
             async with asyncio.timeout(up.provider.timeout):
-                response = await egress.send("POST", url, headers, orjson.dumps(body))
+                response = await egress.send("POST", url, headers, orjson.dumps(body), up.provider.connect_timeout)
         except TimeoutError:
             raise UpstreamTimeout(f"the upstream did not answer within {up.provider.timeout:g}s") from None
         except httpx.TimeoutException:
