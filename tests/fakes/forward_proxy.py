@@ -1,15 +1,18 @@
-"""A fake forward HTTP proxy on 127.0.0.1: records every request that passes through it and
-forwards it to its (plain http) destination. It takes absolute-URI requests only, which is what a
-client sends a proxy for an http:// URL, so CONNECT is never needed::
+"""Fake proxies on 127.0.0.1 that record what passes through them.
+
+``ForwardProxy`` is an HTTP proxy that forwards each request to its (plain http) destination. It
+takes absolute-URI requests only, which is what a client sends a proxy for an http:// URL, so
+CONNECT is never needed::
 
     with ForwardProxy() as proxy:
         ...  # ProxyServer(url=proxy.url) in front of an account, the fake upstream behind it
         assert proxy.passed[0].headers["authorization"] == "Bearer key-a"
 
-The answer is piped back byte for byte, streams and cut connections included.
+``SocksProxy`` speaks SOCKS5 (no authentication) and keeps the bytes each connection sent.
+Both pipe the answer back byte for byte, streams and cut connections included.
 """
 
-__all__ = ["ForwardProxy", "Passed", "forward_proxy"]
+__all__ = ["ForwardProxy", "SocksProxy", "Passed", "forward_proxy"]
 
 import asyncio
 import threading
@@ -35,9 +38,11 @@ class Passed:
         return bearer or self.headers.get("x-api-key") or self.headers.get("x-goog-api-key")
 
 
-class ForwardProxy:
+class _Server:
+    """An asyncio server on its own loop and thread; a subclass handles each connection."""
+
     def __init__(self):
-        self.passed: list[Passed] = []
+        self.passed: list = []
         self.port = 0
         self._loop = self._thread = self._server = None
         self._writers = set()
@@ -48,7 +53,7 @@ class ForwardProxy:
 
     def start(self):
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-forward-proxy", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-proxy", daemon=True)
         self._thread.start()
         self.port = asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(10)
         return self
@@ -70,16 +75,25 @@ class ForwardProxy:
     def __exit__(self, *exc_info):
         self.stop()
 
-    def credentials(self) -> list:
-        return [p.credential for p in list(self.passed)]
-
     async def _serve(self) -> int:
         self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
         return self._server.sockets[0].getsockname()[1]
 
     async def _connection(self, reader, writer):
-        upstream = pump = None
         self._writers.add(writer)
+        try:
+            await self.handle(reader, writer)
+        finally:
+            writer.close()
+            self._writers.discard(writer)
+
+
+class ForwardProxy(_Server):
+    def credentials(self) -> list:
+        return [p.credential for p in list(self.passed)]
+
+    async def handle(self, reader, writer):
+        upstream = pump = None
         try:
             while True:
                 try:
@@ -101,8 +115,40 @@ class ForwardProxy:
                 upstream.close()
             if pump is not None:
                 await asyncio.wait([pump], timeout=1)
-            writer.close()
-            self._writers.discard(writer)
+
+
+class SocksProxy(_Server):
+    """SOCKS5 without authentication; ``passed`` holds (host, port, bytes sent) per connection."""
+
+    @property
+    def url(self) -> str:
+        return f"socks5://127.0.0.1:{self.port}"
+
+    async def handle(self, reader, writer):
+        _, methods = await reader.readexactly(2)
+        await reader.readexactly(methods)
+        writer.write(b"\x05\x00")  # version 5, no authentication
+        _, command, _, kind = await reader.readexactly(4)
+        if kind == 1:
+            host = ".".join(str(b) for b in await reader.readexactly(4))
+        else:
+            host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+        port = int.from_bytes(await reader.readexactly(2), "big")
+        up_reader, upstream = await asyncio.open_connection(host, port)
+        writer.write(b"\x05\x00\x00\x01" + bytes(4) + bytes(2))  # succeeded
+        entry = [host, port, b""]
+        self.passed.append(entry)
+        pump = asyncio.ensure_future(_pipe(up_reader, writer))
+        try:
+            while chunk := await reader.read(65536):
+                entry[2] += chunk
+                upstream.write(chunk)
+                await upstream.drain()
+        except ConnectionError:
+            pass
+        finally:
+            upstream.close()
+            await asyncio.wait([pump], timeout=1)
 
 
 async def _read_request(reader):

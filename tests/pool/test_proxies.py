@@ -24,6 +24,20 @@ def test_each_account_leaves_through_its_own_proxy(make_pool, forward_proxy):
     assert len(pool.upstream.find("chat/completions")) == 6
 
 
+def test_a_socks5_proxy_carries_its_account_too(make_pool, forward_proxy):
+    from tests.fakes.forward_proxy import SocksProxy
+
+    with SocksProxy() as socks:
+        ProxyServer.objects.create(name="px-socks", url=socks.url, capacity=1)
+        ProxyServer.objects.create(name="px-http", url=forward_proxy.url, capacity=1, priority=1)
+        pool = make_pool(2)
+        assert [pool.chat().status_code for _ in range(4)] == [200] * 4
+        assert {(host, port) for host, port, _ in socks.passed} == {("127.0.0.1", pool.upstream.port)}
+        sent = b"".join(data for _, _, data in socks.passed)
+    assert sent.count(b"Bearer key-a") == 2 and b"key-b" not in sent
+    assert forward_proxy.credentials() == ["key-b"] * 2
+
+
 def test_an_account_whose_proxy_is_down_is_never_sent_direct(make_pool, forward_proxy):
     ProxyServer.objects.create(name="px-down", url=f"http://127.0.0.1:{free_port()}", capacity=1)
     ProxyServer.objects.create(name="px-up", url=forward_proxy.url, capacity=1)
