@@ -9,12 +9,17 @@ Keys (UTC day, expiring after two days so yesterday can still be rolled after mi
 thread) and adds them up in one round trip; ``roll`` copies the counters into the database.
 """
 
+import logging
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
+
+from redis.exceptions import RedisError
 
 from gateway.shared import prefixed, sync_state
 
 __all__ = ["count_rows", "figures", "roll", "counter_keys", "COUNTER_TTL"]
+
+log = logging.getLogger(__name__)
 
 COUNTER_TTL = 2 * 86400.0
 _ERROR_TYPES = ("network", "timeout")
@@ -30,18 +35,28 @@ def _is_error(row: dict) -> bool:
     return row["status_code"] >= 500 or row["error_type"] in _ERROR_TYPES
 
 
+def _day(created_at) -> date:
+    when = created_at if isinstance(created_at, datetime) else datetime.fromisoformat(created_at)
+    return when.astimezone(timezone.utc).date()
+
+
 def count_rows(rows: list):
-    """Count finished requests (dicts with proxy_id, created_at, status_code, error_type) per proxy."""
+    """Count finished requests (dicts with proxy_id, created_at, status_code, error_type) per proxy.
+    Best effort: with the store away the counts are lost, never the caller's work."""
     counts = Counter()
     for row in rows:
         if not row.get("proxy_id"):
             continue
-        requests, errors = counter_keys(row["proxy_id"], row["created_at"].astimezone(timezone.utc).date())
+        requests, errors = counter_keys(row["proxy_id"], _day(row["created_at"]))
         counts[requests] += 1
         if _is_error(row):
             counts[errors] += 1
-    if counts:
+    if not counts:
+        return
+    try:
         sync_state().add(counts, COUNTER_TTL)
+    except RedisError as exc:
+        log.warning("proxy counters not updated: %s", type(exc).__name__)
 
 
 def _today() -> date:

@@ -34,8 +34,19 @@ def test_it_counts_requests_and_errors_per_proxy(proxies):
     one, two = proxies
     counters.count_rows([row(one.id), row(one.id, 502, "server_error"), row(one.id, 429, "rate_limit"),
                          row(two.id, 504, "timeout"), row(None), row(two.id, 499, "client_disconnected")])
-    counters.count_rows([row(one.id)])
+    counters.count_rows([row(one.id, when=NOW.isoformat())])  # rows replayed from the writer's spool
     assert counters.figures([one.id, two.id]) == {one.id: (4, 1), two.id: (2, 1)}
+
+
+def test_it_drops_the_counts_when_the_store_is_away(proxies, monkeypatch):
+    from redis.exceptions import ConnectionError
+
+    class Away:
+        def add(self, counts, ttl):
+            raise ConnectionError("down")
+
+    monkeypatch.setattr(counters, "sync_state", Away)
+    counters.count_rows([row(proxies[0].id)])  # no error for the request-log writer
 
 
 def test_it_reports_nothing_for_a_proxy_without_traffic(proxies):
