@@ -11,7 +11,7 @@ from gateway.endpoints import anthropic, gemini, openai, responses
 from gateway.endpoints.common import Context
 from gateway.errors import GatewayError
 from gateway.health import health
-from gateway.http import ClientDisconnected, Exchange, error_headers
+from gateway.http import ClientDisconnected, Exchange, error_headers, head_too_large
 from gateway.metrics import observe_call
 from gateway.relay import Call, Relay
 from gateway.snapshot import holder
@@ -85,10 +85,13 @@ class GatewayHTTP:
         self.active = 0
 
     async def __call__(self, scope, receive, send):
-        if scope["path"] == "/health":
+        oversized = head_too_large(scope)
+        if scope["path"] == "/health" and not oversized:
             return await health(Exchange(scope, receive, send))
         found = match(scope["method"], scope["path"])
         if found is None:
+            if oversized:
+                return await Exchange(scope, receive, send).respond_json(431, {"error": oversized.message})
             return await self.django_app(scope, receive, send)
         handler, fmt, name, params = found
         exchange = Exchange(scope, receive, send)
@@ -98,6 +101,8 @@ class GatewayHTTP:
         call = Call(exchange.request_id, fmt, name, client_ip=exchange.client_ip)
         self.active += 1
         try:
+            if oversized:
+                raise oversized
             snapshot = await holder.get()
             await handler(Context(exchange, call, snapshot, self.relay, params))
         except ClientDisconnected:

@@ -10,7 +10,8 @@ from django.conf import settings
 
 from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge
 
-__all__ = ["Exchange", "request_id_from", "run_until_disconnect", "ClientDisconnected", "error_headers"]
+__all__ = ["Exchange", "request_id_from", "run_until_disconnect", "ClientDisconnected", "error_headers",
+           "head_too_large"]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 JSON = b"application/json"
@@ -121,6 +122,15 @@ class Exchange:
 
     async def end_stream(self, chunk: bytes = b""):
         await self.send({"type": "http.response.body", "body": chunk})
+
+
+def head_too_large(scope) -> InvalidRequest | None:
+    """A 431 for a request whose headers pass MAX_HEADER_BYTES (the server's parser may take far more)."""
+    limit = settings.GATEWAY["MAX_HEADER_BYTES"]
+    size = sum(len(name) + len(value) for name, value in scope["headers"])
+    if size <= limit:
+        return None
+    return InvalidRequest(f"the request headers are larger than {limit} bytes", status=431)
 
 
 def _check_body(raw: bytes, data: dict):
