@@ -106,8 +106,9 @@ def test_an_ordinary_header_load_is_fine(gw):
 
 scalars = st.none() | st.booleans() | st.integers(-2**63, 2**64) | st.floats(allow_nan=False, allow_infinity=False) \
     | st.text(max_size=20)
-anything = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                               max_size=4), max_leaves=12)
+anything = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
 models = st.sampled_from(["oa-model", "an-model", "ge-model", "mock-model", "cp-model", "glm-model", "nope"]) | anything
 roles = st.sampled_from(["user", "assistant", "system", "tool", "developer", "model", "function"]) | anything
 parts = st.fixed_dictionaries({}, optional={"type": st.sampled_from(["text", "image_url", "image", "tool_use",
