@@ -119,7 +119,8 @@
     rows.forEach((r, i) => {
       const name = r.model || r.name || (r.id == null ? "(none)" : `#${r.id} (deleted)`);
       const top = i * rowHeight, mid = top + rowHeight / 2 + 4;
-      const label = el("svg:text", {x: 0, y: mid, class: "gw-label"}, svg, name.length > 28 ? name.slice(0, 27) + "…" : name);
+      const short = name.length > 28 ? name.slice(0, 27) + "…" : name;
+      const label = el("svg:text", {x: 0, y: mid, class: "gw-label"}, svg, short);
       el("svg:title", {}, label, name);
       const width = Math.max(1, (r.requests / max) * barWidth);
       const bar = el("svg:rect", {x: barX, y: top + 4, width, height: rowHeight - 8, class: "gw-s0"}, svg);
@@ -153,7 +154,8 @@
   }
 
   async function getJSON(url, query) {
-    const response = await fetch(`${url}?${query}`, {credentials: "same-origin", headers: {Accept: "application/json"}});
+    const options = {credentials: "same-origin", headers: {Accept: "application/json"}};
+    const response = await fetch(`${url}?${query}`, options);
     const body = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(Object.values(body).flat().join(" ") || `${url}: HTTP ${response.status}`);
     return body;
