@@ -386,9 +386,9 @@ def _apply_generation_config(request: ChatRequest, config: dict):
     request.temperature = _number(config, "temperature", float)
     request.top_p = _number(config, "topP", float)
     request.top_k = _number(config, "topK", int)
-    request.max_tokens = _number(config, "maxOutputTokens", int)
+    request.max_tokens = _count(config, "maxOutputTokens")
     request.seed = _number(config, "seed", int)
-    request.n = _number(config, "candidateCount", int) or 1
+    request.n = _count(config, "candidateCount") or 1
     request.presence_penalty = _number(config, "presencePenalty", float)
     request.frequency_penalty = _number(config, "frequencyPenalty", float)
     stop = _get(config, "stopSequences")
@@ -405,6 +405,13 @@ def _number(config: dict, name: str, kind: type):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadRequest(f"generationConfig.{name} must be a number", f"generationConfig.{name}")
     return kind(value)  # the SDK sends topK as a float
+
+
+def _count(config: dict, name: str) -> int | None:
+    value = _number(config, name, int)
+    if value is not None and value < 1:
+        raise BadRequest(f"generationConfig.{name} must be at least 1", f"generationConfig.{name}")
+    return value
 
 
 def _response_format(config: dict) -> ResponseFormat | None:
