@@ -163,7 +163,12 @@ class Recorder:
         while True:
             self._wake.wait(settings.GATEWAY["LOG_FLUSH_SECONDS"])
             self._wake.clear()
-            if not self.write_pending():
+            try:
+                written = self.write_pending()
+            except Exception:  # the thread is the log's only writer: it must outlive any one bad batch
+                log.exception("request log writer failed; retrying")
+                written = False
+            if not written:
                 time.sleep(min(30, 0.5 * 2 ** min(self.failures, 6)))
 
     def write_pending(self) -> bool:
@@ -171,7 +176,12 @@ class Recorder:
         batch_size = settings.GATEWAY["LOG_BATCH_SIZE"]
         while self._pending:
             batch = [self._pending.popleft() for _ in range(min(batch_size, len(self._pending)))]
-            if not self._write(batch):
+            try:
+                written = self._write(batch)
+            except BaseException:
+                self._pending.extendleft(reversed(batch))  # whatever went wrong, the rows stay
+                raise
+            if not written:
                 self._pending.extendleft(reversed(batch))
                 self._spill_excess()
                 return False

@@ -80,3 +80,26 @@ def test_a_poison_row_does_not_block_the_others(writer, monkeypatch):
     assert writer.write_pending()
     assert RequestLog.objects.count() == 5
     assert (writer.spool.directory / "poison.jsonl").exists()
+
+
+def test_the_writer_thread_survives_an_unexpected_error(writer, monkeypatch):
+    calls = []
+
+    def broken_then_fine(batch):
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise RuntimeError("not a database error")
+        recording.insert_rows.__wrapped__(batch)
+
+    real_insert = recording.insert_rows
+    broken_then_fine.__wrapped__ = real_insert
+    monkeypatch.setattr(recording, "insert_rows", broken_then_fine)
+    monkeypatch.setattr(recording.time, "sleep", lambda seconds: None)
+    writer._pending.extend(entry(n) for n in range(3))
+    writer._start()
+    writer._wake.set()
+    deadline = recording.time.monotonic() + 5
+    while RequestLog.objects.count() < 3 and recording.time.monotonic() < deadline:
+        writer._wake.set()
+        recording.threading.Event().wait(0.01)
+    assert RequestLog.objects.count() == 3
