@@ -1,7 +1,7 @@
 """What the API shows. Secrets (every EncryptedTextField) are write-only: a response says only
-whether one is set (``has_<name>``), never its value."""
+whether one is set (``has_<name>``), never its value; only a superuser may set, change or clear one."""
 
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
 from accounts.models import Account
 from gateway.crypto import EncryptedTextField, Unreadable
@@ -131,6 +131,13 @@ class SecretsHiddenSerializer(serializers.ModelSerializer):
     def get_field_names(self, declared_fields, info):
         names = list(super().get_field_names(declared_fields, info))
         return names + [f"has_{name}" for name in self.secret_names() if name in names]
+
+    def validate(self, attrs):
+        request = self.context.get("request")
+        touched = sorted(name for name in self.secret_names() if name in attrs)
+        if touched and not (request and request.user.is_superuser):
+            raise exceptions.PermissionDenied(f"only a superuser may set or change secrets: {', '.join(touched)}")
+        return super().validate(attrs)
 
     def build_field(self, field_name, info, model_class, nested_depth):
         name = field_name.removeprefix("has_")

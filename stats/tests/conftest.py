@@ -89,6 +89,15 @@ def staff_api(db):
 
 
 @pytest.fixture
+def superuser_api(db):
+    """Only a superuser may set or change secrets through the API."""
+    user = User.objects.create_user("root", is_staff=True, is_superuser=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture
 def key_api(world):
     def make(name="ci", header="bearer"):
         client = APIClient()

@@ -328,8 +328,8 @@ def test_responses_say_whether_a_secret_is_set(staff_api, world):
     assert proxy["has_password"] is True and "password" not in proxy and proxy["username"] == "bob"
 
 
-def test_secrets_are_written_kept_and_cleared(staff_api, world):
-    response = staff_api.post("/api/v1/accounts", {
+def test_secrets_are_written_kept_and_cleared(superuser_api, world):
+    response = superuser_api.post("/api/v1/accounts", {
         "provider": world.openai.id, "name": "team-c", "api_key": CANARIES["api_key"], "proxy": world.px2.id,
     }, format="json")
     assert response.status_code == 201, response.content
@@ -337,39 +337,39 @@ def test_secrets_are_written_kept_and_cleared(staff_api, world):
     assert response.json()["has_api_key"] is True
     account = Account.objects.get(name="team-c")
     assert account.api_key == CANARIES["api_key"]
-    response = staff_api.patch(f"/api/v1/accounts/{account.id}", {"weight": 3}, format="json")
+    response = superuser_api.patch(f"/api/v1/accounts/{account.id}", {"weight": 3}, format="json")
     assert response.status_code == 200 and response.json()["has_api_key"] is True
     account.refresh_from_db()
     assert (account.weight, account.api_key) == (3, CANARIES["api_key"])
-    response = staff_api.patch(f"/api/v1/accounts/{account.id}", {"api_key": ""}, format="json")
+    response = superuser_api.patch(f"/api/v1/accounts/{account.id}", {"api_key": ""}, format="json")
     assert response.json()["has_api_key"] is False
     account.refresh_from_db()
     assert account.api_key == ""
 
 
-def test_crud_for_providers_and_proxies(staff_api, world):
-    response = staff_api.post("/api/v1/providers", {"name": "glm", "type": "openai",
-                                                    "base_url": "https://glm.example/v1"}, format="json")
+def test_crud_for_providers_and_proxies(superuser_api, world):
+    response = superuser_api.post("/api/v1/providers", {"name": "glm", "type": "openai",
+                                                        "base_url": "https://glm.example/v1"}, format="json")
     assert response.status_code == 201, response.content
     pk = response.json()["id"]
-    assert staff_api.patch(f"/api/v1/providers/{pk}", {"enabled": False}, format="json").json()["enabled"] is False
-    assert staff_api.delete(f"/api/v1/providers/{pk}").status_code == 204
-    response = staff_api.post("/api/v1/proxies", {"name": "px3", "url": "http://u:p@10.0.0.7:3128"}, format="json")
+    assert superuser_api.patch(f"/api/v1/providers/{pk}", {"enabled": False}, format="json").json()["enabled"] is False
+    assert superuser_api.delete(f"/api/v1/providers/{pk}").status_code == 204
+    response = superuser_api.post("/api/v1/proxies", {"name": "px3", "url": "http://u:p@10.0.0.7:3128"}, format="json")
     assert response.status_code == 400 and "url" in response.json()
-    response = staff_api.post("/api/v1/proxies", {"name": "px3", "url": "http://10.0.0.7:3128",
-                                                  "password": CANARIES["proxy_password"]}, format="json")
+    response = superuser_api.post("/api/v1/proxies", {"name": "px3", "url": "http://10.0.0.7:3128",
+                                                      "password": CANARIES["proxy_password"]}, format="json")
     assert response.status_code == 201 and response.json()["has_password"] is True
     assert_no_canary(response)
-    assert len(get(staff_api, "/api/v1/proxies")) == 3
+    assert len(get(superuser_api, "/api/v1/proxies")) == 3
 
 
-def test_api_changes_are_audited_under_the_token_user(staff_api, world):
-    staff_api.patch(f"/api/v1/proxies/{world.px2.id}", {"capacity": 4}, format="json")
-    staff_api.patch(f"/api/v1/proxies/{world.px1.id}", {"password": ""}, format="json")
+def test_api_changes_are_audited_under_the_token_user(superuser_api, world):
+    superuser_api.patch(f"/api/v1/proxies/{world.px2.id}", {"capacity": 4}, format="json")
+    superuser_api.patch(f"/api/v1/proxies/{world.px1.id}", {"password": ""}, format="json")
     entries = AuditEntry.objects.filter(model="proxies.ProxyServer", action="update").order_by("at", "id")
     assert [(e.actor, e.source, e.changes) for e in entries] == [
-        ("ops", "api", {"capacity": [10, 4]}),
-        ("ops", "api", {"password": ["set", ""]}),
+        ("root", "api", {"capacity": [10, 4]}),
+        ("root", "api", {"password": ["set", ""]}),
     ]
 
 

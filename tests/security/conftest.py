@@ -18,7 +18,7 @@ __all__ = ["make_key", "chat", "KEY", "MODEL", "PROVIDERS"]
 def pytest_collection_modifyitems(items):
     here = Path(__file__).parent
     for item in items:
-        if here in item.path.parents:
+        if here in item.path.parents and item.get_closest_marker("django_db") is None:
             item.add_marker(RELAY_DB)
 
 
