@@ -76,7 +76,8 @@ def test_no_staff_page_shows_a_secret(client, account):
     user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["accounts", "providers",
                                                                                      "proxies"]))
     client.force_login(user)
-    pages = [f"/admin/accounts/account/{account.id}/change/", f"/admin/providers/provider/{account.provider_id}/change/",
+    pages = [f"/admin/accounts/account/{account.id}/change/",
+             f"/admin/providers/provider/{account.provider_id}/change/",
              f"/admin/proxies/proxyserver/{account.proxy_id}/change/"]
     for page in pages:
         response = client.get(page)
