@@ -5,6 +5,7 @@ call is left on its ``Call`` for the request log, which is written elsewhere.
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,11 +26,15 @@ from providers.types import (
     ChatRequest, ChatResponse, EmbeddingRequest, Finish, ImageRequest, ImageResponse, Start, StreamError, Usage,
     UsageUpdate,
 )
-from providers.types import TextDelta, ThinkingDelta, ToolCallDelta
+from providers.types import BadRequest, TextDelta, ThinkingDelta, ToolCallDelta
 
 __all__ = ["Call", "Relay", "MAX_ATTEMPTS"]
 
+log = logging.getLogger(__name__)
+
 MAX_ATTEMPTS = 4
+# What a codec raises on an answer of the wrong shape (a list for an object, a string for a list...).
+_MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 _STREAM_ERROR_STATUSES = {"rate_limit": 429, "invalid_request": 400}
 
 
@@ -65,6 +70,14 @@ class Call:
         self.status = error.status
         self.error_type = error.error_type
         self.error_message = error.message
+
+
+def _unreadable(error: Exception) -> UpstreamError:
+    """An answer the codec could not read is the upstream's failure (a 502 that may fail over), never a 500."""
+    log.warning("unreadable upstream answer: %s: %s", type(error).__name__, error)
+    if isinstance(error, SSETooLarge):
+        return UpstreamError(str(error), status=502)
+    return UpstreamError(f"the upstream's answer could not be read ({type(error).__name__})", status=502)
 
 
 def _stream_failure(event: StreamError) -> UpstreamError:
@@ -115,8 +128,10 @@ class _Paced:
                 event = await self._events.__anext__()
         except TimeoutError:
             raise self._timeout() from None
-        except SSETooLarge as error:
-            raise UpstreamError(str(error), status=502) from None
+        except BadRequest:
+            raise
+        except _MALFORMED as error:
+            raise _unreadable(error) from None
         if not isinstance(event, (Start, UsageUpdate)):
             self._started = True
             self._deadline = self._loop.time() + self._idle
@@ -227,7 +242,7 @@ class Relay:
                 up = Upstream(target.provider, choice.account if choice else None, target.model)
                 self._begin(call, up)
                 try:
-                    result = await self._attempt(adapter, up, attempt)
+                    result = await self._read(adapter, up, attempt)
                 except GatewayError as error:
                     if not _retryable(error):
                         raise
@@ -253,6 +268,14 @@ class Relay:
         choice = await self.pool.pick(accounts, target.provider.name, target.model, used, session)
         used.add(choice.account.id)
         return choice
+
+    async def _read(self, adapter, up: Upstream, attempt):
+        try:
+            return await self._attempt(adapter, up, attempt)
+        except BadRequest:  # the request's own fault, found while building the upstream's body
+            raise
+        except _MALFORMED as error:
+            raise _unreadable(error) from None
 
     async def _attempt(self, adapter, up: Upstream, attempt):
         account = up.account
