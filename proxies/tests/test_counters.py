@@ -18,7 +18,16 @@ TODAY = NOW.date()
 
 @pytest.fixture(autouse=True)
 def own_prefix(settings):
-    settings.GATEWAY = {**settings.GATEWAY, "REDIS_PREFIX": f"countertest-{uuid.uuid4().hex[:10]}:"}
+    prefix = f"countertest-{uuid.uuid4().hex[:10]}:"
+    settings.GATEWAY = {**settings.GATEWAY, "REDIS_PREFIX": prefix}
+    yield
+    if settings.REDIS_URL:
+        import redis
+
+        with redis.Redis.from_url(settings.REDIS_URL) as client:
+            keys = list(client.scan_iter(match=prefix + "*"))
+            if keys:
+                client.delete(*keys)
 
 
 @pytest.fixture

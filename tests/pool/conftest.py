@@ -81,12 +81,36 @@ def pool_server(django_db_setup, django_db_blocker):
     server.stop()
 
 
+def forget(prefix: str):
+    """Delete the keys a test left in Redis under its prefix."""
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        import redis
+
+        with redis.Redis.from_url(settings.REDIS_URL) as client:
+            for keys in _batches(client.scan_iter(match=prefix + "*", count=500), 500):
+                client.delete(*keys)
+
+
+def _batches(items, size):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 @pytest.fixture(autouse=True)
 def redis_prefix(settings) -> str:
     """A fresh key prefix in the shared store: no rotation counter or cool-down leaks between tests."""
     prefix = f"pooltest-{uuid.uuid4().hex[:10]}:"
     settings.GATEWAY = {**settings.GATEWAY, "REDIS_PREFIX": prefix}
-    return prefix
+    yield prefix
+    forget(prefix)
 
 
 @pytest.fixture
@@ -197,6 +221,7 @@ def gateway_processes(django_db_setup, django_db_blocker):
     group = GatewayProcesses(3).start()
     yield group
     group.stop()
+    forget(group.prefix)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 
 from gateway.shared import LocalState, LocalSync, RedisState, RedisSync
+from tests.pool.conftest import forget
 
 
 class StateContract:
@@ -18,8 +19,9 @@ class StateContract:
     @pytest.fixture
     def store(self):
         state, sync = self.make()
-        prefix = f"contract-{uuid.uuid4().hex[:8]}:"
+        prefix = f"pooltest-contract-{uuid.uuid4().hex[:8]}:"
         yield state, sync, lambda name: prefix + name
+        forget(prefix)
 
     def run(self, state, coroutine_function):
         async def main():
