@@ -22,6 +22,7 @@ from django.db.models.constants import OnConflict
 
 from gateway.metrics import COST, LOG_BACKLOG, LOG_DROPPED, LOG_SPILLED
 from gateway.snapshot import holder
+from proxies.counters import count_rows
 from stats.pricing import cost_of
 from stats.spool import Spool
 from stats.tail import publish
@@ -202,6 +203,7 @@ class Recorder:
         else:
             self.written += len(batch)
             _count_cost(batch)
+            count_rows(batch)
             publish(batch)
         self.failures = 0
         return True
