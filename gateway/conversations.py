@@ -1,12 +1,14 @@
 """Stored Responses API conversations: written off the hot path, found by id for the key that made them.
 
-``store.keep`` is called as a response goes out: the row is written in a worker thread and, until
-it is, this process answers for it from memory, so a client that continues at once finds it.
-Finding one is a single primary-key query.
+``store.keep`` is called as a response goes out: the row is written in a worker thread (``later``
+retries a busy database) and, until it is, this process answers for it from memory, so a client that
+continues at once finds it. What waits in memory is bounded: past MAX_UNSAVED (the database is away)
+the oldest are forgotten. Finding a stored response is a single primary-key query.
 """
 
 import asyncio
 import datetime
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -19,6 +21,7 @@ from gateway.models import StoredResponse
 __all__ = ["Kept", "ResponseStore", "store", "purge_old_responses"]
 
 PURGE_BATCH = 1000
+MAX_UNSAVED = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +43,17 @@ class Kept:
 class ResponseStore:
     def __init__(self):
         self._unsaved: dict = {}  # id -> Kept, until its row is written
+        self._lock = threading.Lock()  # the writer threads take entries out as the event loop puts them in
 
     @property
     def pending(self) -> int:
         return len(self._unsaved)
 
     def keep(self, kept: Kept):
-        self._unsaved[kept.id] = kept
+        with self._lock:
+            self._unsaved[kept.id] = kept
+            if len(self._unsaved) > MAX_UNSAVED:
+                del self._unsaved[next(iter(self._unsaved))]
         later(self._save, kept)
 
     async def find(self, response_id: str, key_id: int) -> Kept | None:
@@ -59,17 +66,21 @@ class ResponseStore:
         kept = self._unsaved.get(response_id)
         unsaved = kept is not None and kept.key_id == key_id
         if unsaved:
-            del self._unsaved[response_id]  # _save removes the row it is writing
+            self._take(response_id)  # _save removes the row if it is writing it
         return await _in_thread(_delete, response_id, key_id) or unsaved
 
     def _save(self, kept: Kept):
-        try:
-            StoredResponse.objects.create(id=kept.id, api_key_id=kept.key_id, model=kept.model[:200],
-                                          input=kept.input, response=kept.response)
-            if kept.id not in self._unsaved:  # deleted while it was being written
-                _delete(kept.id, kept.key_id)
-        finally:
-            self._unsaved.pop(kept.id, None)
+        """Write the row; it leaves memory once written. Deleted before or while it was written, it is not kept."""
+        if kept.id not in self._unsaved:
+            return
+        StoredResponse.objects.create(id=kept.id, api_key_id=kept.key_id, model=kept.model[:200],
+                                      input=kept.input, response=kept.response)
+        if self._take(kept.id) is None:
+            _delete(kept.id, kept.key_id)
+
+    def _take(self, response_id: str) -> Kept | None:
+        with self._lock:
+            return self._unsaved.pop(response_id, None)
 
 
 def _load(response_id: str, key_id: int) -> Kept | None:

@@ -4,14 +4,16 @@ An ``openai`` provider is asked through OpenAI's own Responses API; every other 
 OpenAI-compatible ones included) in its own format. ``sent`` reads either back in wire.py's vocabulary.
 """
 
+import asyncio
 import json
 import time
 
 import openai
 import pytest
+from django.db import OperationalError
 from pydantic import BaseModel
 
-from gateway.conversations import purge_old_responses, store
+from gateway.conversations import Kept, purge_old_responses, store
 from gateway.models import ApiKey, StoredResponse
 from stats.models import RequestLog
 from tests.fakes import Reply, Usage
@@ -438,6 +440,42 @@ def test_stored_responses_past_their_retention_are_purged(gw, oa):
     StoredResponse.objects.filter(id=old.id).update(created_at="2000-01-01T00:00:00Z")
     assert purge_old_responses(days=30) == 1
     assert list(StoredResponse.objects.values_list("id", flat=True)) == [new.id]
+
+
+def kept(key_id: int) -> Kept:
+    return Kept("resp_test", key_id, "m", [{"role": "user", "content": "hi"}], {"id": "resp_test", "output": []})
+
+
+def test_a_busy_database_delays_a_stored_response_but_keeps_it(gw, monkeypatch):
+    key_id = ApiKey.objects.get().id
+    create, attempts = StoredResponse.objects.create, []
+
+    def busy_once(**values):
+        attempts.append(values["id"])
+        if len(attempts) == 1:
+            raise OperationalError("database is locked")
+        return create(**values)
+
+    monkeypatch.setattr(StoredResponse.objects, "create", busy_once)
+
+    async def keep_and_find():
+        store.keep(kept(key_id))
+        return await store.find("resp_test", key_id)
+
+    assert asyncio.run(keep_and_find()).items == [{"role": "user", "content": "hi"}]  # from memory meanwhile
+    assert attempts == ["resp_test", "resp_test"] and store.pending == 0
+    assert StoredResponse.objects.get(id="resp_test").input == [{"role": "user", "content": "hi"}]
+
+
+def test_a_response_deleted_before_it_was_written_is_not_kept(gw):
+    key_id = ApiKey.objects.get().id
+
+    async def keep_and_delete():
+        store.keep(kept(key_id))
+        return await store.delete("resp_test", key_id), await store.find("resp_test", key_id)
+
+    assert asyncio.run(keep_and_delete()) == (True, None)
+    assert store.pending == 0 and not StoredResponse.objects.exists()
 
 
 def test_the_request_log_records_responses_calls(gw, oa):
