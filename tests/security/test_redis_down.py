@@ -7,14 +7,18 @@ after RETRY_SECONDS; no request fails because the shared store is away.
 
 import asyncio
 import logging
+import time
 from collections import Counter
+from datetime import datetime, timezone
+from decimal import Decimal
 
 import pytest
 
 from accounts.models import Account
-from gateway import shared
+from gateway import limits, shared
 from gateway.shared import Bound, Fallback, LocalState, RedisState, sync_state
-from providers.models import Provider
+from providers.models import ModelPrice, Provider
+from stats.models import RequestLog
 from tests.fakes import Reply
 from tests.security.conftest import chat, make_key
 from tests.support.server import free_port
@@ -86,3 +90,18 @@ def test_accounts_still_rotate_and_cool_down_per_process(gw, redis_down):
     served = Counter(req.credential for req in gw.upstream.find("chat/completions"))
     # a was tried at most once (its 429 cooled it down in this process), b served the rest
     assert served["key-openai-a"] <= 1 and served["key-openai-b"] == 6
+
+
+def test_budgets_are_re_read_from_the_database_while_redis_is_down(gw, redis_down, monkeypatch):
+    """Every process writes its spend to the database; without Redis that is what they share."""
+    monkeypatch.setattr(limits, "DEGRADED_SEED_SECONDS", 0.3)
+    ModelPrice.objects.create(model="oa-budget", input_per_million=1, output_per_million=10)
+    raw, key = make_key("budget-down", budget_usd=Decimal("0.0500"), budget_period="daily")
+    assert chat(gw.url, raw, "oa-budget", max_tokens=1000).status_code == 200
+    # Another process spent most of the budget meanwhile; this one learns it from the database.
+    RequestLog.objects.create(request_id="elsewhere", api_key=key, cost=Decimal("0.0450"),
+                              upstream_model="oa-budget", created_at=datetime.now(timezone.utc))
+    time.sleep(0.5)
+    refused = chat(gw.url, raw, "oa-budget", max_tokens=1000)
+    assert refused.status_code == 429
+    assert "budget" in refused.json()["error"]["message"]
