@@ -40,8 +40,8 @@ class GeminiAdapter(HttpAdapter):
     async def generate_images(self, up: Upstream, request: ImageRequest) -> ImageResponse:
         """Image models answer generateContent with inline images, one per request: n are asked at once."""
         url = self.chat_url(up, False)
-        answers = await asyncio.gather(*(self.post_json(up, url, self.wrap(codec.build_image_request(request, up.model), up))
-                                         for _ in range(request.n)))
+        bodies = [self.wrap(codec.build_image_request(request, up.model), up) for _ in range(request.n)]
+        answers = await asyncio.gather(*(self.post_json(up, url, body) for body in bodies))
         images, usage = [], Usage()
         for answer in map(self.unwrap, answers):
             drawn = codec.parse_image_response(answer)

@@ -197,7 +197,8 @@ def test_parse_request_remembers_what_a_response_repeats():
     assert echo["text"]["format"]["name"] == "weather" and echo["reasoning"] == {"effort": "low", "summary": "auto"}
     assert (echo["store"], echo["parallel_tool_calls"], echo["max_output_tokens"]) == (False, False, 300)
     defaults = codec.parse_request({"model": "m", "input": "x"}).echo
-    assert (defaults["tool_choice"], defaults["tools"], defaults["temperature"], defaults["top_p"]) == ("auto", [], 1.0, 1.0)
+    assert (defaults["tool_choice"], defaults["tools"], defaults["temperature"], defaults["top_p"]) == (
+        "auto", [], 1.0, 1.0)
     assert defaults["text"] == {"format": {"type": "text"}} and defaults["parallel_tool_calls"] is True
 
 
@@ -421,7 +422,8 @@ def test_build_request_is_the_reverse_of_parse_request():
 
 
 def test_build_request_sends_images_in_tool_outputs_as_content():
-    req = ChatRequest(model="m", messages=[Message("tool", [ToolResult("c", "f", [Text("see"), Image("image/png", PNG)])])])
+    result = ToolResult("c", "f", [Text("see"), Image("image/png", PNG)])
+    req = ChatRequest(model="m", messages=[Message("tool", [result])])
     assert codec.build_request(req, "m")["input"] == [{"type": "function_call_output", "call_id": "c", "output": [
         {"type": "input_text", "text": "see"}, {"type": "input_image", "image_url": f"data:image/png;base64,{PNG}"}]}]
 
@@ -486,15 +488,16 @@ def upstream_stream() -> bytes:
         ("response.output_item.added", {"output_index": 1, "item": {"type": "message", "id": "msg_1", "content": []}}),
         ("response.output_text.delta", {"output_index": 1, "content_index": 0, "delta": "héllo "}),
         ("response.refusal.delta", {"output_index": 1, "content_index": 1, "delta": "世界 🎉"}),
-        ("response.output_item.added", {"output_index": 2, "item": {"type": "function_call", "id": "fc_1",
-                                                                    "call_id": "call_1", "name": "f", "arguments": ""}}),
+        ("response.output_item.added", {"output_index": 2, "item": {
+            "type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "f", "arguments": ""}}),
         ("response.function_call_arguments.delta", {"output_index": 2, "delta": '{"a":'}),
         ("response.function_call_arguments.delta", {"output_index": 2, "delta": "1}"}),
-        ("response.output_item.added", {"output_index": 3, "item": {"type": "function_call", "id": "fc_2",
-                                                                    "call_id": "call_2", "name": "g", "arguments": ""}}),
+        ("response.output_item.added", {"output_index": 3, "item": {
+            "type": "function_call", "id": "fc_2", "call_id": "call_2", "name": "g", "arguments": ""}}),
         ("response.output_item.done", {"output_index": 3, "item": {"type": "function_call", "call_id": "call_2",
                                                                    "name": "g", "arguments": '{"b":2}'}}),
-        ("response.completed", {"response": {"id": "resp_up", "status": "completed", "usage": UPSTREAM_RESPONSE["usage"]}}),
+        ("response.completed", {"response": {"id": "resp_up", "status": "completed",
+                                             "usage": UPSTREAM_RESPONSE["usage"]}}),
     ]
     out = b": keep-alive\r\n\r\n"
     for number, (kind, data) in enumerate(frames):
@@ -535,7 +538,8 @@ def test_decoder_gives_the_same_events_split_at_every_byte():
 def test_decoder_reads_what_the_encoder_writes():
     events, parts, stop = STREAMS["parallel calls"]
     decoded = decode(encode(events))
-    assert [e for e in decoded if not isinstance(e, (Start, UsageUpdate))] == [e for e in events if not isinstance(e, Start)]
+    content = [event for event in decoded if not isinstance(event, (Start, UsageUpdate))]
+    assert content == [event for event in events if not isinstance(event, Start)]
 
 
 @pytest.mark.parametrize("frame, expected", [

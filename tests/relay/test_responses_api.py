@@ -18,7 +18,9 @@ from gateway.models import ApiKey, StoredResponse
 from stats.models import RequestLog
 from tests.fakes import Reply, Usage
 from tests.relay import wire
-from tests.relay.wire import PROVIDERS, TIME_ARGS, TINY_PNG_B64, UPSTREAMS, UTF8, WEATHER_ARGS, script, script_weather_call
+from tests.relay.wire import (
+    PROVIDERS, TIME_ARGS, TINY_PNG_B64, UPSTREAMS, UTF8, WEATHER_ARGS, script, script_weather_call,
+)
 from tests.support.server import settle
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city",
