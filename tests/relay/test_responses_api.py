@@ -10,11 +10,14 @@ import time
 
 import openai
 import pytest
+from django.conf import settings
 from django.db import OperationalError
 from pydantic import BaseModel
 
+from gateway.celery import app
 from gateway.conversations import Kept, purge_old_responses, store
 from gateway.models import ApiKey, StoredResponse
+from gateway.tasks import purge_stored_responses
 from stats.models import RequestLog
 from tests.fakes import Reply, Usage
 from tests.relay import wire
@@ -442,6 +445,13 @@ def test_stored_responses_past_their_retention_are_purged(gw, oa):
     StoredResponse.objects.filter(id=old.id).update(created_at="2000-01-01T00:00:00Z")
     assert purge_old_responses(days=30) == 1
     assert list(StoredResponse.objects.values_list("id", flat=True)) == [new.id]
+    StoredResponse.objects.update(created_at="2000-01-01T00:00:00Z")
+    assert purge_stored_responses.apply().get() == 1  # the daily task, at the retention setting
+
+
+def test_the_purge_is_on_the_beat_schedule():
+    entry = settings.CELERY_BEAT_SCHEDULE["purge-stored-responses"]
+    assert entry["task"] == "gateway.tasks.purge_stored_responses" and entry["task"] in app.tasks
 
 
 def kept(key_id: int) -> Kept:
