@@ -108,7 +108,7 @@ def _database_config():
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "gateway.sqlite3",
             "OPTIONS": {
-                "timeout": 20,
+                "timeout": envfloat("GATEWAY_SQLITE_TIMEOUT", 20.0),  # seconds to wait for a lock
                 "transaction_mode": "IMMEDIATE",
                 # WAL lets the admin read while the log writer writes; NORMAL sync is safe with WAL.
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",

@@ -13,6 +13,7 @@ import pytest
 from providers.models import ModelRoute, Provider, RouteTarget
 from stats.models import RequestLog
 from tests.fakes import FakeUpstream, fake_upstream  # noqa: F401
+from tests.faults.served import ServedDatabase, script_upstream
 from tests.relay.conftest import KEY, MODEL, RELAY_DB, configure
 from tests.support.server import GatewayServer, settle
 
@@ -43,7 +44,8 @@ def chat_body(fmt: str, model: str, stream: bool) -> dict:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
-        if "tests/faults/" in str(item.path) and "gw" in getattr(item, "fixturenames", ()):
+        wants_relay = "tests/faults/" in str(item.path) and "gw" in getattr(item, "fixturenames", ())
+        if wants_relay and item.get_closest_marker("django_db") is None:
             item.add_marker(RELAY_DB)
 
 
@@ -146,3 +148,19 @@ def blackhole():
     hole = Blackhole()
     yield hole
     hole.close()
+
+
+# --- real server processes (served.py) ------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def served_upstream():
+    with FakeUpstream() as upstream:
+        script_upstream(upstream)
+        yield upstream
+
+
+@pytest.fixture(scope="session")
+def served_db(served_upstream, tmp_path_factory):
+    database = ServedDatabase(served_upstream, tmp_path_factory.mktemp("served")).create()
+    yield database
+    database.drop()

@@ -148,7 +148,8 @@ def read_response(sock: socket.socket) -> tuple[int, bytes]:
 
 def _whole(received: bytes) -> bool:
     head, _, body = received.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    lengths = [int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")]
+    length = lengths[0]
     return len(body) >= length
 
 
