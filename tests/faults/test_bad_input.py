@@ -186,13 +186,13 @@ def test_a_content_length_longer_than_the_body_times_out_with_408(gw, monkeypatc
 
 @pytest.mark.parametrize("path", [OPENAI, ANTHROPIC, GEMINI])
 def test_a_client_trickling_its_body_is_cut_off_by_the_body_timeout(gw, monkeypatch, path):
-    monkeypatch.setitem(settings.GATEWAY, "BODY_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setitem(settings.GATEWAY, "BODY_TIMEOUT_SECONDS", 0.6)
     body = orjson.dumps({"model": "oa-model", "messages": HI})
     started = time.monotonic()
     with raw_request(gw, path, b"", len(body)) as sock:
-        for byte in body[:8]:  # a byte every 0.3 s: each arrives well within any per-read timeout
+        for byte in body[:5]:  # a byte every 0.15 s: each arrives well within any per-read timeout
             sock.sendall(bytes([byte]))
-            time.sleep(0.3)
+            time.sleep(0.15)
         status, answer = read_response(sock)
     assert status == 408
     assert ERROR_SHAPES[path](orjson.loads(answer))

@@ -39,7 +39,9 @@ def leave(gw, sock: socket.socket, disconnects_before: int) -> float:
     left = time.monotonic()
     sock.close()
     assert wait_until(lambda: gw.upstream.disconnects > disconnects_before, timeout=5, step=0.002)
-    return time.monotonic() - left
+    seconds = time.monotonic() - left
+    print(f"the upstream saw the gateway hang up {seconds * 1000:.0f} ms after the client left")
+    return seconds
 
 
 @pytest.mark.parametrize("fmt", ["oa", "an", "ge"])
@@ -86,6 +88,7 @@ def test_clients_leaving_leak_no_task_and_no_upstream_connection(gw):
     for sock in early + late:
         sock.close()
     assert wait_until(lambda: gw.upstream.disconnects == 14, timeout=5, step=0.002)
+    print(f"14 upstream requests closed {(time.monotonic() - started) * 1000:.0f} ms after their clients left")
     assert time.monotonic() - started < 1.0
     assert wait_until(lambda: gw.upstream_connections() == 0, timeout=2), "a connection to the upstream leaked"
     assert wait_until(lambda: gw.tasks() <= tasks_before, timeout=2), f"{gw.tasks()} tasks, {tasks_before} before"

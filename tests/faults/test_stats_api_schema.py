@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 
 pytestmark = pytest.mark.django_db(transaction=True)  # every app: users and tokens too
-EXAMPLES = settings(max_examples=6, deadline=None, database=None,
+EXAMPLES = settings(max_examples=3, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))
 
 
@@ -45,4 +45,4 @@ def test_no_stats_api_operation_answers_with_a_server_error(gw, staff_token):
             except Unsatisfiable:  # nothing in this operation can be made invalid (no parameters, no body)
                 assert mode == GenerationMode.NEGATIVE
     assert failures == []
-    assert len(calls) > 5 * len(found)
+    assert len(calls) > 3 * len(found)
