@@ -11,7 +11,7 @@ import signal
 
 from gateway.health import draining
 from gateway.snapshot import holder
-from providers.tokens import count_text
+from providers.tokens import warm_up
 from proxies.clients import close_all
 from stats.recording import recorder
 
@@ -41,8 +41,7 @@ async def lifespan(scope, receive, send):
             except Exception:  # start anyway: the database may come back, and /health says so
                 log.exception("configuration could not be loaded at start-up")
             _chain_drain_signal()
-            # The token estimator's vocabulary takes a second to load: not on the request that first needs it.
-            asyncio.get_running_loop().run_in_executor(None, count_text, "")
+            asyncio.get_running_loop().run_in_executor(None, warm_up)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             draining.active = True
