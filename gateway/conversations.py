@@ -43,6 +43,7 @@ class Kept:
 class ResponseStore:
     def __init__(self):
         self._unsaved: dict = {}  # id -> Kept, until its row is written
+        self._deleted: set = set()  # ids deleted before their writer was done with them
         self._lock = threading.Lock()  # the writer threads take entries out as the event loop puts them in
 
     @property
@@ -57,6 +58,8 @@ class ResponseStore:
         later(self._save, kept)
 
     async def find(self, response_id: str, key_id: int) -> Kept | None:
+        if response_id in self._deleted:
+            return None
         kept = self._unsaved.get(response_id)
         if kept is None:
             kept = await _in_thread(_load, response_id, key_id)
@@ -66,17 +69,22 @@ class ResponseStore:
         kept = self._unsaved.get(response_id)
         unsaved = kept is not None and kept.key_id == key_id
         if unsaved:
-            self._take(response_id)  # _save removes the row if it is writing it
+            with self._lock:
+                self._unsaved.pop(response_id, None)
+                self._deleted.add(response_id)  # until its writer removed the row it may be writing
         return await _in_thread(_delete, response_id, key_id) or unsaved
 
     def _save(self, kept: Kept):
-        """Write the row; it leaves memory once written. Deleted before or while it was written, it is not kept."""
-        if kept.id not in self._unsaved:
-            return
-        StoredResponse.objects.create(id=kept.id, api_key_id=kept.key_id, model=kept.model[:200],
-                                      input=kept.input, response=kept.response)
-        if self._take(kept.id) is None:
+        """Write the row; it leaves memory once written. One deleted before or while it was written is
+        removed again. Safe to run again after a failure (``later`` retries)."""
+        if kept.id in self._unsaved:
+            StoredResponse.objects.create(id=kept.id, api_key_id=kept.key_id, model=kept.model[:200],
+                                          input=kept.input, response=kept.response)
+            if self._take(kept.id) is not None:
+                return
+        if kept.id in self._deleted:
             _delete(kept.id, kept.key_id)
+            self._deleted.discard(kept.id)
 
     def _take(self, response_id: str) -> Kept | None:
         with self._lock:

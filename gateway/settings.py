@@ -125,8 +125,10 @@ def _database_config():
 
 
 DATABASES = {"default": _database_config()}
-if env("TEST_DATABASE_NAME", "") and not EMBEDDED:  # test runs sharing one server name their own database
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = env("TEST_DATABASE_NAME", "")
+# Test runs sharing one database server and Redis name their own test database; their Redis keys follow it.
+TEST_DATABASE_NAME = env("TEST_DATABASE_NAME", "") if not EMBEDDED else ""
+if TEST_DATABASE_NAME:
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = TEST_DATABASE_NAME
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:
@@ -250,7 +252,7 @@ GATEWAY = {
     "LOG_RETENTION_DAYS": envint("GATEWAY_LOG_RETENTION_DAYS", 90),
     # Stored Responses API conversations (previous_response_id), as long as OpenAI keeps its own.
     "RESPONSE_RETENTION_DAYS": envint("GATEWAY_RESPONSE_RETENTION_DAYS", 30),
-    "REDIS_PREFIX": env("GATEWAY_REDIS_PREFIX", ""),
+    "REDIS_PREFIX": env("GATEWAY_REDIS_PREFIX", f"{TEST_DATABASE_NAME}:" if TEST_DATABASE_NAME else ""),
     "METRICS_TOKEN": env("GATEWAY_METRICS_TOKEN", ""),
     "EXACT_TOKEN_COUNTS": envbool("GATEWAY_EXACT_TOKEN_COUNTS", False),
 }
