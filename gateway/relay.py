@@ -110,13 +110,13 @@ class _Paced:
     to no event and bookkeeping events (Start, UsageUpdate) carry no content, so neither resets the
     clock; a long stream that keeps producing is never cut."""
 
-    __slots__ = ("_events", "_idle", "_deadline", "_loop", "_started")
+    __slots__ = ("_events", "_first", "_idle", "_deadline", "_loop", "_started")
 
     def __init__(self, events, up: Upstream):
         self._events = events
-        self._idle = up.provider.idle_timeout
+        self._first, self._idle = up.provider.timeout, up.provider.idle_timeout
         self._loop = asyncio.get_running_loop()
-        self._deadline = self._loop.time() + up.provider.timeout
+        self._deadline = self._loop.time() + self._first
         self._started = False
 
     def __aiter__(self):
@@ -140,7 +140,7 @@ class _Paced:
     def _timeout(self) -> UpstreamTimeout:
         if self._started:
             return UpstreamTimeout(f"the upstream sent no content for {self._idle:g}s in the middle of a stream")
-        return UpstreamTimeout("the upstream sent no content in time")
+        return UpstreamTimeout(f"the upstream sent no content within {self._first:g}s")
 
     async def aclose(self):
         await self._events.aclose()
