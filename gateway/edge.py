@@ -12,7 +12,7 @@ from gateway.endpoints.common import Context
 from gateway.errors import GatewayError
 from gateway.health import health
 from gateway.http import ClientDisconnected, Exchange, error_headers, head_too_large
-from gateway.metrics import observe_call
+from gateway.metrics import ACTIVE, observe_call
 from gateway.relay import Call, Relay
 from gateway.snapshot import holder
 from providers.formats import anthropic as anthropic_codec
@@ -118,6 +118,8 @@ class GatewayHTTP:
         finally:
             await limits.settle(call)
             self.active -= 1
+            if call.active_labels is not None:
+                ACTIVE.labels(*call.active_labels).dec()
             recorder.record(call)
             provider = _provider_name(call)
             observe_call(call, provider, time.monotonic() - call.started)

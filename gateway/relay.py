@@ -16,6 +16,7 @@ from accounts.selection import candidates
 from gateway.errors import (
     GatewayError, InvalidRequest, NetworkError, NoAccount, RateLimited, UpstreamError, UpstreamTimeout,
 )
+from gateway.metrics import ACTIVE
 from gateway.snapshot import KeyConf, Snapshot
 from providers.adapters.base import Upstream
 from providers.formats.sse import SSETooLarge
@@ -65,6 +66,7 @@ class Call:
     session: str = ""  # keeps a conversation on one account (upstream prompt caches)
     images: int = 0  # images generated, priced per image
     grant: object = None  # what gateway.limits counted against the key, settled when the call ends
+    active_labels: tuple | None = None  # the proxy_active_requests series this call counts in
 
     def fail(self, error: GatewayError):
         self.status = error.status
@@ -210,6 +212,9 @@ class Relay:
         self.tokens = OAuthTokens()
 
     def _begin(self, call: Call, up: Upstream):
+        if call.active_labels is None:
+            call.active_labels = (call.client_format, up.provider.name)
+            ACTIVE.labels(*call.active_labels).inc()
         call.attempts += 1
         call.provider_id = up.provider.id
         call.account_id = up.account.id if up.account else None

@@ -23,6 +23,7 @@ from django.db.models.constants import OnConflict
 from gateway.metrics import COST, LOG_BACKLOG, LOG_DROPPED, LOG_SPILLED
 from gateway.snapshot import holder
 from proxies.counters import count_rows
+from stats.live import count_usage
 from stats.pricing import cost_of
 from stats.spool import Spool
 from stats.tail import publish
@@ -204,6 +205,7 @@ class Recorder:
             self.written += len(batch)
             _count_cost(batch)
             count_rows(batch)
+            count_usage(batch)
             publish(batch)
         self.failures = 0
         return True

@@ -1,0 +1,56 @@
+"""/metrics counts what the relay did; live counters of the day follow the request log."""
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.models import ApiKey
+from stats.live import today
+from tests.support.server import settle
+
+
+def _samples(gw) -> dict:
+    page = httpx.get(f"{gw.url}/metrics").text
+    found = {}
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def _value(samples: dict, name: str, **labels) -> float:
+    return sum(v for (n, l), v in samples.items() if n == name and all(dict(l).get(k) == w for k, w in labels.items()))
+
+
+def test_it_counts_requests_errors_and_tokens(gw):
+    before = _samples(gw)
+    headers = {"authorization": f"Bearer {gw.key}"}
+    for _ in range(3):
+        ok = httpx.post(f"{gw.url}/v1/chat/completions", headers=headers,
+                        json={"model": "mock-model", "messages": [{"role": "user", "content": "hi there"}]})
+        assert ok.status_code == 200
+    missing = httpx.post(f"{gw.url}/v1/chat/completions", headers=headers,
+                         json={"model": "nope", "messages": [{"role": "user", "content": "hi"}]})
+    assert missing.status_code == 404
+    settle()
+    after = _samples(gw)
+
+    def grew(name, **labels):
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    assert grew("proxy_requests_total", format="openai", model="mock-model", provider="mock", status="200") == 3
+    assert grew("proxy_errors_total", format="openai", model="nope", error_type="unknown_model") == 1
+    assert grew("proxy_tokens_total", provider="mock", kind="completion") > 0
+    assert _value(after, "proxy_active_requests", format="openai", provider="mock") == 0
+
+
+def test_it_keeps_live_counters_of_the_day_per_key(gw):
+    headers = {"authorization": f"Bearer {gw.key}"}
+    key_id = ApiKey.objects.get(name="relay-tests").id
+    start = today("key", key_id)
+    for _ in range(2):
+        httpx.post(f"{gw.url}/v1/chat/completions", headers=headers,
+                   json={"model": "mock-model", "messages": [{"role": "user", "content": "hi there"}]})
+    settle()
+    now = today("key", key_id)
+    assert now["requests"] - start["requests"] == 2
+    assert now["tokens"] > start["tokens"]
