@@ -5,13 +5,17 @@ import time
 
 from gateway import limits
 from gateway.auth import authenticate, check_address, check_model, presented_key
-from gateway.errors import GatewayError, InvalidRequest
+from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.http import Exchange, run_until_disconnect
 from gateway.relay import Call, Relay
 from gateway.snapshot import Snapshot
+from providers.tokens import estimate_prompt_tokens
 from providers.types import BadRequest, ChatRequest
 
-__all__ = ["Context", "authorize", "decode", "relay_chat", "visible_models"]
+__all__ = [
+    "Context", "authorize", "admit", "decode", "relay_chat", "count_tokens", "list_models", "get_model",
+    "visible_models",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,33 @@ def decode(parse, *args, **kwargs):
         return parse(*args, **kwargs)
     except BadRequest as error:
         raise bad_request(error) from None
+
+
+async def admit(ctx: Context, model: str, estimate=None):
+    """Record the model, check the key may use it, and count the request against the key's limits."""
+    ctx.call.requested_model = model
+    check_model(ctx.call.key, model)
+    await limits.admit(ctx.snapshot, ctx.call, model, estimate)
+
+
+async def count_tokens(ctx: Context, codec, request: ChatRequest):
+    """The upstream's own count when it has one, the gateway's estimate otherwise."""
+    await admit(ctx, request.model)
+    counted = await ctx.relay.count_tokens(ctx.snapshot, ctx.call, request)
+    total = counted if counted is not None else estimate_prompt_tokens(request)
+    await ctx.exchange.respond_json(200, codec.build_count_tokens_response(total))
+
+
+async def list_models(ctx: Context, codec):
+    authorize(ctx)
+    await ctx.exchange.respond_json(200, codec.build_model_list(visible_models(ctx)))
+
+
+async def get_model(ctx: Context, codec, name: str):
+    authorize(ctx)
+    if name not in visible_models(ctx):
+        raise NotFound(f"the model '{name}' does not exist", param="model")
+    await ctx.exchange.respond_json(200, codec.build_model(name))
 
 
 def visible_models(ctx: Context) -> list:

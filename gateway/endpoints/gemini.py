@@ -1,11 +1,10 @@
 """The Gemini API: generateContent and its stream, token counting, embeddings, models."""
 
 from gateway import limits
-from gateway.auth import check_model
-from gateway.endpoints.common import Context, authorize, decode, relay_chat, visible_models
+from gateway.endpoints import common
+from gateway.endpoints.common import Context, admit, authorize, decode, relay_chat
 from gateway.errors import NotFound
 from providers.formats import gemini as codec
-from providers.tokens import estimate_prompt_tokens
 
 FORMAT = "gemini"
 
@@ -32,21 +31,14 @@ async def stream_generate_content(ctx: Context):
 
 async def count_tokens(ctx: Context):
     authorize(ctx)
-    request = decode(codec.parse_count_tokens_request, await ctx.exchange.json(), model=_model(ctx))
-    ctx.call.requested_model = request.model
-    check_model(ctx.call.key, request.model)
-    await limits.admit(ctx.snapshot, ctx.call, request.model)
-    counted = await ctx.relay.count_tokens(ctx.snapshot, ctx.call, request)
-    total = counted if counted is not None else estimate_prompt_tokens(request)
-    await ctx.exchange.respond_json(200, codec.build_count_tokens_response(total))
+    body = await ctx.exchange.json()
+    await common.count_tokens(ctx, codec, decode(codec.parse_count_tokens_request, body, model=_model(ctx)))
 
 
 async def _embed(ctx: Context, batch: bool):
     authorize(ctx)
     request = decode(codec.parse_embedding_request, await ctx.exchange.json(), model=_model(ctx), batch=batch)
-    ctx.call.requested_model = request.model
-    check_model(ctx.call.key, request.model)
-    await limits.admit(ctx.snapshot, ctx.call, request.model, lambda: limits.embedding_estimate(request))
+    await admit(ctx, request.model, lambda: limits.embedding_estimate(request))
     response = await ctx.relay.embed(ctx.snapshot, ctx.call, request)
     await ctx.exchange.respond_json(200, codec.build_embedding_response(response, request, batch=batch))
 
@@ -76,13 +68,8 @@ async def model_method(ctx: Context):
 
 
 async def list_models(ctx: Context):
-    authorize(ctx)
-    await ctx.exchange.respond_json(200, codec.build_model_list(visible_models(ctx)))
+    await common.list_models(ctx, codec)
 
 
 async def get_model(ctx: Context):
-    authorize(ctx)
-    name = _model(ctx)
-    if name not in visible_models(ctx):
-        raise NotFound(f"the model '{name}' does not exist")
-    await ctx.exchange.respond_json(200, codec.build_model(name))
+    await common.get_model(ctx, codec, _model(ctx))

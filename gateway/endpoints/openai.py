@@ -1,9 +1,8 @@
 """The OpenAI API: chat completions, embeddings, image generation, models."""
 
 from gateway import limits
-from gateway.endpoints.common import Context, authorize, decode, relay_chat, visible_models
-from gateway.auth import check_model
-from gateway.errors import NotFound
+from gateway.endpoints import common
+from gateway.endpoints.common import Context, admit, authorize, decode, relay_chat
 from gateway.http import run_until_disconnect
 from providers.formats import openai as codec
 
@@ -19,9 +18,7 @@ async def chat_completions(ctx: Context):
 async def embeddings(ctx: Context):
     authorize(ctx)
     request = decode(codec.parse_embedding_request, await ctx.exchange.json())
-    ctx.call.requested_model = request.model
-    check_model(ctx.call.key, request.model)
-    await limits.admit(ctx.snapshot, ctx.call, request.model, lambda: limits.embedding_estimate(request))
+    await admit(ctx, request.model, lambda: limits.embedding_estimate(request))
     response = await ctx.relay.embed(ctx.snapshot, ctx.call, request)
     await ctx.exchange.respond_json(200, codec.build_embedding_response(response, request))
 
@@ -29,21 +26,14 @@ async def embeddings(ctx: Context):
 async def image_generations(ctx: Context):
     authorize(ctx)
     request = decode(codec.parse_image_request, await ctx.exchange.json())
-    ctx.call.requested_model = request.model
-    check_model(ctx.call.key, request.model)
-    await limits.admit(ctx.snapshot, ctx.call, request.model, lambda: limits.image_estimate(request))
+    await admit(ctx, request.model, lambda: limits.image_estimate(request))
     response = await run_until_disconnect(ctx.exchange, ctx.relay.generate_images(ctx.snapshot, ctx.call, request))
     await ctx.exchange.respond_json(200, codec.build_image_response(response, request))
 
 
 async def list_models(ctx: Context):
-    authorize(ctx)
-    await ctx.exchange.respond_json(200, codec.build_model_list(visible_models(ctx)))
+    await common.list_models(ctx, codec)
 
 
 async def get_model(ctx: Context):
-    authorize(ctx)
-    name = ctx.params["model"]
-    if name not in visible_models(ctx):
-        raise NotFound(f"the model '{name}' does not exist", param="model")
-    await ctx.exchange.respond_json(200, codec.build_model(name))
+    await common.get_model(ctx, codec, ctx.params["model"])
