@@ -116,14 +116,17 @@ class GatewayHTTP:
             call.fail(error)
             await self._answer_error(exchange, fmt, error)
         finally:
-            await limits.settle(call)
-            self.active -= 1
+            # The log row first: nothing after it may keep a request that was answered out of the log.
+            recorder.record(call)
             if call.active_labels is not None:
                 ACTIVE.labels(*call.active_labels).dec()
-            recorder.record(call)
             provider = _provider_name(call)
             observe_call(call, provider, time.monotonic() - call.started)
             _log_line(call, provider)
+            try:
+                await limits.settle(call)
+            finally:
+                self.active -= 1
 
     async def _answer_error(self, exchange: Exchange, fmt: str, error: GatewayError):
         if exchange.started:

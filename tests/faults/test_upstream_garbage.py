@@ -137,7 +137,8 @@ def test_an_endless_answer_is_cut_at_the_size_limit(gw, fmt):
     response = whole(gw, fmt, "oa-model", f"req-endless-{fmt}")
     assert response.status_code == 502
     assert "larger than the gateway accepts" in response.json()["error"]["message"]
-    assert gw.upstream.last().disconnected  # the gateway hung up; the upstream did not finish
+    # The gateway hung up and the upstream did not finish (the fake notices the hang-up a moment later).
+    assert gw.upstream.wait_for(lambda: gw.upstream.last().disconnected)
     assert psutil.Process().memory_info().rss - rss < MAX_RESPONSE_BODY + 200 * 1024 * 1024
     no_server_errors()
 
