@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from accounts.oauth import OAuthTokens
 from accounts.pool import AccountPool, classify
 from accounts.selection import candidates
+from gateway.bytestream import ByteStream, Piece, Produced, stream_failure
 from gateway.errors import (
     GatewayError, InvalidRequest, NetworkError, NoAccount, RateLimited, UpstreamError, UpstreamTimeout,
 )
 from gateway.metrics import ACTIVE
 from gateway.snapshot import KeyConf, Snapshot
-from providers.adapters.base import Upstream
+from providers.adapters.base import Forwarded, Upstream
 from providers.formats.sse import SSETooLarge
 from providers.registry import adapter_for
 from providers.routing import plan_route
-from providers.tokens import count_text, estimate_prompt_tokens
+from providers.tokens import estimate_prompt_tokens
 from providers.types import (
     ChatRequest, ChatResponse, EmbeddingRequest, Finish, ImageRequest, ImageResponse, Start, StreamError, Usage,
     UsageUpdate,
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 4
 # What a codec raises on an answer of the wrong shape (a list for an object, a string for a list...).
 _MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
-_STREAM_ERROR_STATUSES = {"rate_limit": 429, "invalid_request": 400}
 
 
 @dataclass(slots=True)
@@ -67,6 +67,7 @@ class Call:
     images: int = 0  # images generated, priced per image
     grant: object = None  # what gateway.limits counted against the key, settled when the call ends
     active_labels: tuple | None = None  # the proxy_active_requests series this call counts in
+    forwarded: bool = False  # answered on the same-format fast path: the upstream's own bytes
 
     def fail(self, error: GatewayError):
         self.status = error.status
@@ -82,11 +83,11 @@ def _unreadable(error: Exception) -> UpstreamError:
     return UpstreamError(f"the upstream's answer could not be read ({type(error).__name__})", status=502)
 
 
-def _stream_failure(event: StreamError) -> UpstreamError:
-    """An error the upstream reported inside its stream, as if it had answered with a status."""
-    status = _STREAM_ERROR_STATUSES.get(event.type, 0)
-    return UpstreamError(f"the upstream's stream failed: {event.message}", status=status or 502,
-                         error_type=event.type, upstream_status=status)
+def _is_content(item) -> bool:
+    """Whether a stream item (a typed event, or a same-format Piece) is content, not bookkeeping."""
+    if type(item) is Piece:
+        return item.content
+    return not isinstance(item, (Start, UsageUpdate))
 
 
 async def _opening(events) -> list:
@@ -99,9 +100,9 @@ async def _opening(events) -> list:
     opening = []
     async for event in events:
         if isinstance(event, StreamError):
-            raise _stream_failure(event)
+            raise stream_failure(event)
         opening.append(event)
-        if not isinstance(event, (Start, UsageUpdate)):
+        if _is_content(event):
             return opening
     raise NetworkError("the upstream stream ended before any content")
 
@@ -134,7 +135,7 @@ class _Paced:
             raise
         except _MALFORMED as error:
             raise _unreadable(error) from None
-        if not isinstance(event, (Start, UsageUpdate)):
+        if _is_content(event):
             self._started = True
             self._deadline = self._loop.time() + self._idle
         return event
@@ -148,30 +149,7 @@ class _Paced:
         await self._events.aclose()
 
 
-class _Produced:
-    """What a stream gave the client, for a token estimate when the upstream reports none. Memory is
-    bounded: past SAMPLE characters only the count grows, and the estimate scales the sample's."""
-
-    SAMPLE = 64 * 1024
-    __slots__ = ("parts", "sampled", "chars")
-
-    def __init__(self):
-        self.parts, self.sampled, self.chars = [], 0, 0
-
-    def add(self, text: str):
-        self.chars += len(text)
-        if self.sampled < self.SAMPLE:
-            self.parts.append(text)
-            self.sampled += len(text)
-
-    def tokens(self) -> int:
-        if not self.chars:
-            return 0
-        counted = count_text("".join(self.parts))
-        return counted if self.sampled >= self.chars else round(counted * self.chars / self.sampled)
-
-
-def _bill(call: Call, request: ChatRequest, produced: _Produced, finished: bool):
+def _bill(call: Call, request: ChatRequest, produced: Produced, finished: bool):
     """Usage for a stream that was cut (partial) or whose upstream reported none (estimated)."""
     usage = call.usage
     if usage is None:
@@ -299,32 +277,59 @@ class Relay:
         up.credential = await self.tokens.token_for(up.provider, account, rejected=up.credential)
         return await attempt(adapter, up)
 
-    async def complete(self, snapshot: Snapshot, call: Call, request: ChatRequest) -> ChatResponse:
+    async def complete(self, snapshot: Snapshot, call: Call, request: ChatRequest,
+                       body: dict | None = None) -> ChatResponse | Forwarded:
+        """The answer; a Forwarded one (the upstream's bytes) when ``body``, the client's own, could go
+        to the upstream as it is."""
         async def attempt(adapter, up):
+            call.forwarded = body is not None and adapter.forwards(call.client_format)
+            if call.forwarded:
+                return await adapter.forward(up, body)
             return await adapter.complete(up, request)
 
         response = await self._run(snapshot, call, request.model, attempt)
         call.usage = response.usage
         return response
 
-    async def open_stream(self, snapshot: Snapshot, call: Call, request: ChatRequest) -> AsyncIterator:
-        """Connect, with failover, until an upstream produced its first content; then the stream."""
+    async def open_stream(self, snapshot: Snapshot, call: Call, request: ChatRequest,
+                          body: dict | None = None) -> AsyncIterator:
+        """Connect, with failover, until an upstream produced its first content; then the stream:
+        typed events, or the upstream's own bytes when ``body`` could go to it as it is."""
         async def attempt(adapter, up):
-            events = _Paced(adapter.stream(up, request), up)
+            call.forwarded = body is not None and adapter.forwards(call.client_format)
+            source = adapter.forward_stream(up, body) if call.forwarded else None
+            events = _Paced(source.pieces() if source else adapter.stream(up, request), up)
             try:
-                return await _opening(events), events
+                return await _opening(events), events, source
             except BaseException:
                 await events.aclose()
                 raise
 
-        opening, events = await self._run(snapshot, call, request.model, attempt)
+        opening, events, source = await self._run(snapshot, call, request.model, attempt)
         call.ttft = time.monotonic() - call.started
+        if source is not None:
+            return self._relay_bytes(call, request, opening, events, source)
         return self._follow(call, request, opening, events)
+
+    async def _relay_bytes(self, call: Call, request: ChatRequest, opening: list, events,
+                           source: ByteStream) -> AsyncIterator:
+        call.usage_partial = True
+        try:
+            async for piece in _chain(opening, events):
+                yield piece.data
+        finally:
+            await events.aclose()
+            call.usage = source.usage
+            if not source.finished or call.usage is None:
+                _bill(call, request, source.produced, source.finished)
+        if not source.finished:
+            raise NetworkError("the upstream stream ended before the answer was complete")
+        call.usage_partial = False
 
     async def _follow(self, call: Call, request: ChatRequest, opening: list, events) -> AsyncIterator:
         call.usage_partial = True
         finished = False
-        produced = _Produced()
+        produced = Produced()
         try:
             async for event in _chain(opening, events):
                 if isinstance(event, (TextDelta, ThinkingDelta)):
@@ -336,7 +341,7 @@ class Relay:
                 elif isinstance(event, Finish):
                     finished = True
                 elif isinstance(event, StreamError):
-                    raise _stream_failure(event)
+                    raise stream_failure(event)
                 yield event
         finally:
             # Also when the client left (the stream is closed or cancelled here): bill what was produced.

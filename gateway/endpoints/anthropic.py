@@ -10,7 +10,7 @@ FORMAT = "anthropic"
 async def messages(ctx: Context):
     authorize(ctx)
     body = await ctx.exchange.json()
-    await relay_chat(ctx, codec, decode(codec.parse_request, body))
+    await relay_chat(ctx, codec, decode(codec.parse_request, body), body=body)
 
 
 async def count_tokens(ctx: Context):

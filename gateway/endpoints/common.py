@@ -84,8 +84,10 @@ def visible_models(ctx: Context) -> list:
     return [name for name in ctx.snapshot.public_models() if key is None or key.allows_model(name)]
 
 
-async def relay_chat(ctx: Context, codec, request: ChatRequest, *, content_type: bytes = b"text/event-stream",
-                     encoder_options: dict | None = None):
+async def relay_chat(ctx: Context, codec, request: ChatRequest, *, body: dict | None = None,
+                     content_type: bytes = b"text/event-stream", encoder_options: dict | None = None):
+    """Relay a chat. ``body`` is the client's own: given, an upstream of the client's format gets it as
+    it is, and the client gets the upstream's bytes (the same-format fast path)."""
     call = ctx.call
     call.requested_model = request.model
     call.stream = request.stream
@@ -95,9 +97,14 @@ async def relay_chat(ctx: Context, codec, request: ChatRequest, *, content_type:
         raise InvalidRequest("the gateway returns one choice per request; send n=1", param="n")
     await limits.admit(ctx.snapshot, call, request.model, lambda: limits.chat_estimate(request))
     if request.stream:
-        await run_until_disconnect(ctx.exchange, _stream(ctx, codec, request, content_type, encoder_options or {}))
+        stream = _stream(ctx, codec, request, body, content_type, encoder_options or {})
+        await run_until_disconnect(ctx.exchange, stream)
+        return
+    answer = ctx.relay.complete(ctx.snapshot, call, request, body)
+    response = await run_until_disconnect(ctx.exchange, _translate(answer))
+    if call.forwarded:
+        await ctx.exchange.respond(200, response.body)
     else:
-        response = await run_until_disconnect(ctx.exchange, _translate(ctx.relay.complete(ctx.snapshot, call, request)))
         await ctx.exchange.respond_json(200, codec.build_response(response, request))
 
 
@@ -108,18 +115,24 @@ async def _translate(work):
         raise bad_request(error) from None
 
 
-async def _stream(ctx: Context, codec, request: ChatRequest, content_type: bytes, options: dict):
+async def _stream(ctx: Context, codec, request: ChatRequest, body: dict | None, content_type: bytes,
+                  options: dict):
     call, exchange = ctx.call, ctx.exchange
-    events = await _translate(ctx.relay.open_stream(ctx.snapshot, call, request))
+    events = await _translate(ctx.relay.open_stream(ctx.snapshot, call, request, body))
+    # On the fast path the encoder only ever speaks for a failure: the upstream's bytes are the rest.
     encoder = codec.StreamEncoder(request, call.request_id, int(time.time()), **options)
     await exchange.start_stream(content_type)
     try:
-        async for event in events:
-            await exchange.write(encoder.encode(event))
+        if call.forwarded:
+            async for chunk in events:
+                await exchange.write(chunk)
+        else:
+            async for event in events:
+                await exchange.write(encoder.encode(event))
     except GatewayError as error:
         call.fail(error)
         await exchange.end_stream(encoder.fail(error.error_type, error.message))
         return
     finally:
         await events.aclose()
-    await exchange.end_stream(encoder.end())
+    await exchange.end_stream(b"" if call.forwarded else encoder.end())

@@ -17,7 +17,7 @@ def _model(ctx: Context) -> str:
 async def generate_content(ctx: Context):
     authorize(ctx)
     body = await ctx.exchange.json()
-    await relay_chat(ctx, codec, decode(codec.parse_request, body, model=_model(ctx), stream=False))
+    await relay_chat(ctx, codec, decode(codec.parse_request, body, model=_model(ctx), stream=False), body=body)
 
 
 async def stream_generate_content(ctx: Context):
@@ -25,8 +25,9 @@ async def stream_generate_content(ctx: Context):
     body = await ctx.exchange.json()
     request = decode(codec.parse_request, body, model=_model(ctx), stream=True)
     sse = ctx.exchange.query.get("alt") == "sse"
-    await relay_chat(ctx, codec, request, content_type=b"text/event-stream" if sse else b"application/json",
-                     encoder_options={"sse": sse})
+    # The JSON-array form is re-encoded; SSE, which upstreams are asked for, can be relayed as it comes.
+    await relay_chat(ctx, codec, request, body=body if sse else None,
+                     content_type=b"text/event-stream" if sse else b"application/json", encoder_options={"sse": sse})
 
 
 async def count_tokens(ctx: Context):

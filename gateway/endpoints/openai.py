@@ -12,7 +12,7 @@ FORMAT = "openai"
 async def chat_completions(ctx: Context):
     authorize(ctx)
     body = await ctx.exchange.json()
-    await relay_chat(ctx, codec, decode(codec.parse_request, body))
+    await relay_chat(ctx, codec, decode(codec.parse_request, body), body=body)
 
 
 async def embeddings(ctx: Context):

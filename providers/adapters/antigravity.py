@@ -53,6 +53,7 @@ class _UnwrappingDecoder:
 
 class AntigravityAdapter(GeminiAdapter):
     supports_embeddings = False
+    forwards_bodies = False  # every body travels in the Cloud Code envelope
 
     def base(self, up: Upstream) -> str:
         return up.provider.base_url or "https://cloudcode-pa.googleapis.com"

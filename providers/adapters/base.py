@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
+from gateway.bytestream import ByteStream
 from gateway.errors import GatewayError, NetworkError, UpstreamError, UpstreamTimeout
 from gateway.snapshot import AccountConf, ProviderConf
 from proxies.clients import egress_for
 from providers.adapters import ratelimit
-from providers.types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest, ImageResponse
+from providers.types import (
+    ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest, ImageResponse, Usage,
+)
 
-__all__ = ["Upstream", "Adapter", "HttpAdapter", "classify_status", "MAX_ERROR_BODY", "MAX_RESPONSE_BODY"]
+__all__ = ["Upstream", "Forwarded", "Adapter", "HttpAdapter", "classify_status", "MAX_ERROR_BODY", "MAX_RESPONSE_BODY"]
 
 MAX_ERROR_BODY = 64 * 1024
 _BASE_HEADERS = (("content-type", "application/json"), ("accept-encoding", "identity"))
@@ -38,6 +41,14 @@ class Upstream:
     stats: dict = field(default_factory=dict)  # what the attempt learned: ttft, first byte time
 
 
+@dataclass(slots=True)
+class Forwarded:
+    """A same-format answer: the upstream's body as it came, and the usage read from it."""
+
+    body: bytes
+    usage: Usage
+
+
 class Adapter:
     """Base contract. ``format`` names the wire codec this upstream speaks (None: not HTTP)."""
 
@@ -51,6 +62,10 @@ class Adapter:
 
     def stream(self, up: Upstream, request: ChatRequest) -> AsyncIterator:
         raise NotImplementedError
+
+    def forwards(self, client_format: str) -> bool:
+        """Whether a client's own body can go to this upstream as it is (the same-format fast path)."""
+        return False
 
     async def embed(self, up: Upstream, request: EmbeddingRequest) -> EmbeddingResponse:
         raise GatewayError("this provider does not serve embeddings", status=400)
@@ -80,6 +95,13 @@ def classify_status(status: int, message: str, retry_after: float | None) -> Ups
     return UpstreamError(text, status=502, error_type="server_error", upstream_status=status)
 
 
+def _loads(raw: bytes):
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamError("the upstream answered with invalid JSON", status=502) from None
+
+
 def _redact(message: str, credential: str) -> str:
     """Some upstreams quote the key they were sent in their error; the client must never see it."""
     return message.replace(credential, "[redacted]") if credential else message
@@ -89,6 +111,7 @@ class HttpAdapter(Adapter):
     """An upstream reached over HTTP with one of the wire codecs."""
 
     codec = None  # the providers.formats module
+    forwards_bodies = True  # False for an upstream that wraps the codec's bodies in its own envelope
 
     # --- what a subclass says ---------------------------------------------------------------
     def chat_url(self, up: Upstream, stream: bool) -> str:
@@ -127,16 +150,28 @@ class HttpAdapter(Adapter):
         for event in decoder.close():
             yield event
 
+    def forwards(self, client_format: str) -> bool:
+        return self.forwards_bodies and client_format == self.format
+
+    async def forward(self, up: Upstream, body: dict) -> Forwarded:
+        """The client's body, with the upstream's model, answered with the upstream's own bytes."""
+        raw = await self.post(up, self.chat_url(up, False), self.codec.forward_request(body, up.model, False))
+        return Forwarded(raw, self.codec.response_usage(_loads(raw)))
+
+    def forward_stream(self, up: Upstream, body: dict) -> ByteStream:
+        chunks = self.post_stream(up, self.chat_url(up, True), self.codec.forward_request(body, up.model, True))
+        return ByteStream(chunks, self.stream_decoder(), self.codec.hides_usage(body, True))
+
     async def post_json(self, up: Upstream, url: str, body: dict) -> dict:
+        return _loads(await self.post(up, url, body))
+
+    async def post(self, up: Upstream, url: str, body: dict) -> bytes:
+        """The whole body of a successful answer."""
         response = await self.open(up, url, body)
         try:
-            raw = await self._read_all(up, response, MAX_RESPONSE_BODY)
+            return await self._read_all(up, response, MAX_RESPONSE_BODY)
         finally:
             await response.aclose()
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("the upstream answered with invalid JSON", status=502) from None
 
     async def post_stream(self, up: Upstream, url: str, body: dict) -> AsyncIterator:
         """The raw body of a streamed answer. Its timeouts are the relay's, on decoded events: only

@@ -149,7 +149,8 @@ class GeminiWire:
         return [(r["name"], r["response"].get("result", r["response"])) for r in self._parts(body, "functionResponse")]
 
     def images(self, body) -> list:
-        return [(data["mimeType"], data["data"]) for data in self._parts(body, "inlineData")]
+        # A Gemini client's own body is forwarded as it is: the google-genai SDK writes some names in snake_case.
+        return [(data.get("mimeType") or data["mime_type"], data["data"]) for data in self._parts(body, "inlineData")]
 
     def stream_usage_requested(self, body) -> bool:
         return True  # Gemini's streams always report usage

@@ -13,12 +13,14 @@ Mappings worth knowing:
 """
 
 from .errors import build_error, parse_error
+from .forwarding import forward_request, hides_usage, response_usage
 from .model_list import build_model, build_model_list
 from .requests import build_count_tokens_request, build_request, parse_count_tokens_request, parse_request
 from .responses import build_count_tokens_response, build_response, parse_response
 from .streams import StreamDecoder, StreamEncoder
 
 __all__ = [
+    "forward_request", "hides_usage", "response_usage",
     "parse_request", "build_response", "StreamEncoder", "build_error",
     "build_request", "parse_response", "StreamDecoder", "parse_error",
     "parse_count_tokens_request", "build_count_tokens_request", "build_count_tokens_response",

@@ -29,6 +29,7 @@ from .embeddings import (
     build_embedding_request, build_embedding_response, parse_embedding_request, parse_embedding_response,
 )
 from .errors import build_error, parse_error, retry_delay_seconds
+from .forwarding import forward_request, hides_usage, response_usage
 from .images import build_image_request, image_refusal, parse_image_response
 from .model_list import build_model, build_model_list
 from .requests import build_request, parse_request
@@ -36,6 +37,7 @@ from .responses import build_response, parse_response
 from .streams import StreamDecoder, StreamEncoder
 
 __all__ = [
+    "forward_request", "hides_usage", "response_usage",
     "parse_request", "build_response", "StreamEncoder", "build_error",
     "build_request", "parse_response", "StreamDecoder", "parse_error", "retry_delay_seconds",
     "parse_count_tokens_request", "build_count_tokens_response",

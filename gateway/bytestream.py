@@ -1,0 +1,143 @@
+"""The same-format stream relay: an upstream's SSE bytes go to a client of the same format as they
+come, cut only at event boundaries, while the format's own decoder reads them on the way for what
+the gateway needs (usage, the end, errors, what was produced). Nothing is re-encoded.
+"""
+
+import re
+
+from providers.formats.sse import MAX_EVENT_BYTES, SSETooLarge
+from providers.tokens import count_text
+from providers.types import Finish, Start, StreamError, TextDelta, ThinkingDelta, ToolCallDelta, UsageUpdate
+
+from gateway.errors import UpstreamError
+
+__all__ = ["Piece", "ByteStream", "Produced", "stream_failure"]
+
+# An SSE event ends at a blank line, whichever line ending the upstream uses.
+_EVENT = re.compile(rb".*?(?:\r\n\r\n|\n\n|\r\r)", re.S)
+_STREAM_ERROR_STATUSES = {"rate_limit": 429, "invalid_request": 400}
+_BOOKKEEPING = (Start, UsageUpdate)
+
+
+def stream_failure(event: StreamError) -> UpstreamError:
+    """An error the upstream reported inside its stream, as if it had answered with a status."""
+    status = _STREAM_ERROR_STATUSES.get(event.type, 0)
+    return UpstreamError(f"the upstream's stream failed: {event.message}", status=status or 502,
+                         error_type=event.type, upstream_status=status)
+
+
+def _has_boundary(data: bytes, start: int) -> bool:
+    return data.find(b"\n\n", start) >= 0 or data.find(b"\r\r", start) >= 0 or data.find(b"\r\n\r\n", start) >= 0
+
+
+class Produced:
+    """What a stream gave the client, for a token estimate when the upstream reports none. Memory is
+    bounded: past SAMPLE characters only the count grows, and the estimate scales the sample's."""
+
+    SAMPLE = 64 * 1024
+    __slots__ = ("parts", "sampled", "chars")
+
+    def __init__(self):
+        self.parts, self.sampled, self.chars = [], 0, 0
+
+    def add(self, text: str):
+        self.chars += len(text)
+        if self.sampled < self.SAMPLE:
+            self.parts.append(text)
+            self.sampled += len(text)
+
+    def tokens(self) -> int:
+        if not self.chars:
+            return 0
+        counted = count_text("".join(self.parts))
+        return counted if self.sampled >= self.chars else round(counted * self.chars / self.sampled)
+
+
+class Piece:
+    """Bytes for the client, and whether they hold content (what resets a stream's idle clock)."""
+
+    __slots__ = ("data", "content")
+
+    def __init__(self, data: bytes, content: bool):
+        self.data = data
+        self.content = content
+
+
+class ByteStream:
+    """``pieces()`` relays ``chunks`` (the upstream's raw body) event by event.
+
+    ``hide_usage`` keeps usage-only events from the client (an OpenAI client that did not ask for
+    stream usage, while the gateway asked the upstream for it). An error event is raised as an
+    UpstreamError, never relayed: before content the relay can still fail over, after it the client
+    gets the error in its format from the gateway, with the upstream's credentials kept out.
+    """
+
+    __slots__ = ("_chunks", "_decoder", "_hide_usage", "_failure", "usage", "finished", "produced")
+
+    def __init__(self, chunks, decoder, hide_usage: bool):
+        self._chunks = chunks
+        self._decoder = decoder
+        self._hide_usage = hide_usage
+        self._failure = None
+        self.usage = None
+        self.finished = False
+        self.produced = Produced()
+
+    async def pieces(self):
+        pending = b""
+        async for chunk in self._chunks:
+            # Only the new bytes (and the three before them) can complete an event.
+            start = max(len(pending) - 3, 0)
+            pending = pending + chunk if pending else chunk
+            if not _has_boundary(pending, start):
+                if len(pending) > MAX_EVENT_BYTES:
+                    raise SSETooLarge("an upstream stream event is larger than the gateway accepts")
+                continue
+            piece, pending = self._read(pending)
+            if piece is not None:
+                yield piece
+            if self._failure:
+                raise self._failure
+        if pending:
+            piece, _ = self._read(pending + b"\n\n")
+            if piece is not None:
+                yield piece
+        self._note(self._decoder.close())
+        if self._failure:
+            raise self._failure
+
+    def _read(self, data: bytes):
+        """The complete events at the start of ``data`` as one piece, and the incomplete rest."""
+        kept, content, end = [], False, 0
+        for found in _EVENT.finditer(data):
+            event = found.group()
+            end = found.end()
+            events = self._decoder.feed(event)
+            if self._hide_usage and events and all(type(item) is UsageUpdate for item in events):
+                self._note(events)
+                continue
+            content = self._note(events) or content
+            if self._failure:
+                break
+            kept.append(event)
+        piece = Piece(b"".join(kept), content) if kept else None
+        return piece, data[end:]
+
+    def _note(self, events: list) -> bool:
+        """Read decoded events; True when one of them is content."""
+        content = False
+        for event in events:
+            kind = type(event)
+            if kind is UsageUpdate:
+                self.usage = event.usage
+            elif kind is StreamError:
+                self._failure = self._failure or stream_failure(event)
+            elif kind not in _BOOKKEEPING:
+                content = True
+                if kind is TextDelta or kind is ThinkingDelta:
+                    self.produced.add(event.text)
+                elif kind is ToolCallDelta:
+                    self.produced.add(event.arguments)
+                elif kind is Finish:
+                    self.finished = True
+        return content
