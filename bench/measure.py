@@ -4,12 +4,15 @@ Usage (one line of output each):
   measure.py ports N                       N free loopback ports
   measure.py wait URL BODY KEY T0          seconds from T0 (epoch) until URL answers BODY with a 2xx
   measure.py snap PID CORE                 "<cpu ticks> <rss KiB>" of PID and its descendants, then
-                                           "<busy ticks> <total ticks>" of the core it runs on
+                                           "<busy ticks> <total ticks> <idle ticks>" of CORE (a number, or
+                                           "all": the whole machine)
   measure.py tree PID                      PID and its descendants
   measure.py settle PID                    waits (60 s at most) until PID is idle; prints the seconds waited
   measure.py counts WRK_OUT                "<requests> <errors>" of a wrk output (errors: non-2xx + socket)
   measure.py json key=value...             one JSON object (values read as JSON where they parse)
-  measure.py cell NAME MODE CONNS SNAP0 SNAP1 WRK_OUT    one JSON result line for a load cell
+  measure.py cell NAME MODE CONNS SNAP0 SNAP1 WRK_OUT [KEY=VALUE...]
+                                           one JSON result line for a load cell (the pairs added to it)
+  measure.py redis-clear URL PREFIX        deletes the keys under PREFIX; prints how many; fails if Redis is down
 """
 import json
 import os
@@ -19,7 +22,7 @@ import sys
 import time
 import urllib.request
 
-__all__ = ["free_ports", "wait_ready", "snapshot", "settle", "parse_wrk", "cell_result", "record"]
+__all__ = ["free_ports", "wait_ready", "snapshot", "settle", "parse_wrk", "cell_result", "clear_redis", "record"]
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -83,18 +86,20 @@ def _rss_kib(pid):
 
 
 def _core_ticks(core):
-    """(busy, total) ticks of one CPU core from /proc/stat: busy is user, nice, system and steal (the
-    hypervisor's); interrupts are left out, since serving loopback traffic is charged there."""
+    """(busy, total, idle) ticks of one CPU core ("" for all of them) from /proc/stat: busy is user, nice,
+    system and steal (the hypervisor's); interrupts are left out, since serving loopback traffic is charged
+    there; idle is idle and iowait: what nobody used."""
     with open("/proc/stat") as f:
         for line in f:
             if line.startswith(f"cpu{core} "):
                 user, nice, system, idle, iowait, irq, softirq, steal = map(int, line.split()[1:9])
-                return user + nice + system + steal, user + nice + system + idle + iowait + irq + softirq + steal
-    return 0, 0
+                total = user + nice + system + idle + iowait + irq + softirq + steal
+                return user + nice + system + steal, total, idle + iowait
+    return 0, 0, 0
 
 
 def snapshot(pid, core):
-    """(cpu ticks, RSS KiB) summed over PID and its descendants, then (busy, total) ticks of its core."""
+    """(cpu ticks, RSS KiB) summed over PID and its descendants, then (busy, total, idle) ticks of the core."""
     ticks = rss = 0
     for member in _tree(pid):
         try:
@@ -145,13 +150,24 @@ def parse_wrk(text):
 
 
 def cell_result(target, mode, conns, before, after, wrk_text):
-    """One load cell; `before` and `after` are snapshots. Others' share: the core's busy time not spent by PID."""
+    """One load cell; `before` and `after` are snapshots. Others' share: the core's busy time not spent by PID;
+    idle share: the core's time nobody used."""
     result = {"kind": "cell", "target": target, "mode": mode, "conns": conns, **parse_wrk(wrk_text)}
-    used, busy, total = (after[i] - before[i] for i in (0, 2, 3))
+    used, busy, total, idle = (after[i] - before[i] for i in (0, 2, 3, 4))
     result["cpu_ms_per_req"] = used * 1000 / CLK_TCK / result["requests"] if result["requests"] else None
     result["others_on_core"] = max(busy - used, 0) / total if total else None
+    result["idle_share"] = idle / total if total else None
     result["rss_before_mib"], result["rss_after_mib"] = before[1] / 1024, after[1] / 1024
     return result
+
+
+def clear_redis(url, prefix):
+    """Deletes the keys under `prefix` (a run's leftovers: counters, the configuration version); how many."""
+    import redis  # the gateway's dependency, in the .venv that runs this
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    return client.delete(*keys) if keys else 0
 
 
 def record(pairs):
@@ -173,7 +189,7 @@ def main(command, *args):
         elapsed = wait_ready(args[0], args[1], args[2], float(args[3]))
         print(f"{elapsed:.3f}" if elapsed is not None else "timeout")
     elif command == "snap":
-        print(*snapshot(int(args[0]), int(args[1])))
+        print(*snapshot(int(args[0]), "" if args[1] == "all" else int(args[1])))
     elif command == "settle":
         print(f"{settle(int(args[0])):.1f}")
     elif command == "tree":
@@ -187,7 +203,13 @@ def main(command, *args):
     elif command == "cell":
         before, after = (tuple(map(int, snap.split())) for snap in args[3:5])
         with open(args[5]) as f:
-            print(json.dumps(cell_result(args[0], args[1], int(args[2]), before, after, f.read())))
+            result = cell_result(args[0], args[1], int(args[2]), before, after, f.read())
+        print(json.dumps({**result, **record(args[6:])}))
+    elif command == "redis-clear":
+        try:
+            print(clear_redis(args[0], args[1]))
+        except Exception as exc:  # any Redis or URL error: the caller reports it
+            sys.exit(f"Redis at {args[0]}: {exc}")
     else:
         sys.exit(f"unknown command {command}")
 

@@ -2,7 +2,8 @@
 # The side-by-side benchmark (bench/README.md): installs what it needs, starts a fake upstream (nginx) and
 # each target in turn, loads it with wrk, prints one Markdown report and saves it under bench/results/.
 # Usage: bench/run.sh [--quick]
-# Environment: BENCH_SECONDS (per cell; 15, or 5 with --quick), BENCH_TARGETS (direct passthrough gateway litellm).
+# Environment: BENCH_SECONDS (per cell; 15, or 5 with --quick),
+# BENCH_TARGETS (direct passthrough gateway scaling litellm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -11,7 +12,13 @@ LITELLM_VERSION=1.106.0
 SERVER_CPU=0
 LOAD_CPU=1
 KEY=sk-gw-bench-key-0123456789
-TARGETS=${BENCH_TARGETS:-direct passthrough gateway litellm}
+TARGETS=${BENCH_TARGETS:-direct passthrough gateway scaling litellm}
+ALL_CPUS=0-$(($(nproc) - 1))
+# The scaling target: worker counts and connections, and its own Redis database and key prefix (tests use db 0).
+SCALING_WORKERS="1 2"
+SCALING_CONNS="16 64"
+SCALING_REDIS_URL=redis://127.0.0.1:6379/9
+SCALING_PREFIX=bench-scaling
 if [ "${1:-}" = "--quick" ]; then
   CELL_SECONDS=${BENCH_SECONDS:-5}; CONNS="1 16 256"; GROWTH_STEP=4000; OUT=quick
 else
@@ -73,10 +80,10 @@ start_nginx() {
   NGINX_PID=$(cat "$WORK/nginx.pid")
 }
 
-start_server() {  # start_server NAME CMD...: on the server core, output to $WORK/NAME.log
-  local name=$1; shift
+start_server() {  # start_server NAME CPUS CMD...: on those cores (a taskset list), output to $WORK/NAME.log
+  local name=$1 cpus=$2; shift 2
   STARTED=$(date +%s.%N)
-  "${PRIO[@]}" taskset -c "$SERVER_CPU" "$@" > "$WORK/$name.log" 2>&1 &
+  "${PRIO[@]}" taskset -c "$cpus" "$@" > "$WORK/$name.log" 2>&1 &
   PID=$!
 }
 
@@ -116,22 +123,25 @@ failed() {
   py json kind=failed target="$1" label="$2" reason="$3" >> "$RESULTS"
 }
 
-run_cells() {  # run_cells NAME BASE_URL_JSON BASE_URL_SSE: warm up, then every mode x connections cell
-  py wait "$3" "$(body "$MODEL_SSE" true)" "$KEY" "$(date +%s.%N)" >/dev/null  # a first stream may be slow
-  load "$2" "$MODEL_JSON" 0 16 2 >/dev/null
-  load "$3" "$MODEL_SSE" 1 16 2 >/dev/null
+run_cells() {  # run_cells NAME BASE_URL_JSON BASE_URL_SSE CONNS CORE [KEY=VALUE...]: warm up, then every
+  # mode x connections cell; CORE is the one whose use the cells record ("all": the machine); the pairs go
+  # into every cell's record
+  local name=$1 json_url=$2 sse_url=$3 conns_list=$4 core=$5; shift 5
+  py wait "$sse_url" "$(body "$MODEL_SSE" true)" "$KEY" "$(date +%s.%N)" >/dev/null  # a first stream may be slow
+  load "$json_url" "$MODEL_JSON" 0 16 2 >/dev/null
+  load "$sse_url" "$MODEL_SSE" 1 16 2 >/dev/null
   py settle "$PID" >/dev/null
   local mode url model stream conns before after
   for mode in non-stream stream; do
-    if [ $mode = stream ]; then url=$3 model=$MODEL_SSE stream=1; else url=$2 model=$MODEL_JSON stream=0; fi
-    for conns in $CONNS; do
-      kill -0 "$PID" 2>/dev/null || { log "$1 died"; return 1; }
-      before=$(py snap "$PID" "$SERVER_CPU")
+    if [ $mode = stream ]; then url=$sse_url model=$MODEL_SSE stream=1; else url=$json_url model=$MODEL_JSON stream=0; fi
+    for conns in $conns_list; do
+      kill -0 "$PID" 2>/dev/null || { log "$name died"; return 1; }
+      before=$(py snap "$PID" "$core")
       load "$url" "$model" $stream "$conns" "$CELL_SECONDS" > "$WORK/wrk.txt"
       sleep 1  # background work the cell caused (log flushes) is counted in its CPU
-      after=$(py snap "$PID" "$SERVER_CPU")
-      py cell "$1" $mode "$conns" "$before" "$after" "$WORK/wrk.txt" | tee -a "$RESULTS" >&2
-      log "$1 idle again after $(py settle "$PID") s"
+      after=$(py snap "$PID" "$core")
+      py cell "$name" $mode "$conns" "$before" "$after" "$WORK/wrk.txt" "$@" | tee -a "$RESULTS" >&2
+      log "$name idle again after $(py settle "$PID") s"
     done
   done
 }
@@ -161,7 +171,7 @@ bench_direct() {
   PID=$NGINX_PID STARTED=$(date +%s.%N)
   pin "$SERVER_CPU" "$NGINX_PID"
   ready direct "$label" "$JSON_URL" || return 0
-  run_cells direct "$JSON_URL" "$SSE_URL" || true
+  run_cells direct "$JSON_URL" "$SSE_URL" "$CONNS" "$SERVER_CPU" || true
   pin "$LOAD_CPU" "$NGINX_PID"
   PID=
 }
@@ -169,9 +179,9 @@ bench_direct() {
 bench_proxy() {  # bench_proxy NAME LABEL CMD...: a proxy on SERVER_PORT in front of nginx
   local name=$1 label=$2; shift 2
   local base=http://127.0.0.1:$SERVER_PORT/v1/chat/completions
-  start_server "$name" "$@"
+  start_server "$name" "$SERVER_CPU" "$@"
   if ready "$name" "$label" "$base"; then
-    run_cells "$name" "$base" "$base" || failed "$name" "$label" "the server died under load"
+    run_cells "$name" "$base" "$base" "$CONNS" "$SERVER_CPU" || failed "$name" "$label" "the server died under load"
     [ "$name" = gateway ] && measure_growth "$base" "$base"
   fi
   stop_server
@@ -184,14 +194,46 @@ bench_passthrough() {
     --loop uvloop --http httptools --no-access-log --log-level warning
 }
 
+setup_gateway() {  # setup_gateway [NAME=VALUE...]: migrate and load bench/gateway.yaml in that environment
+  env "$@" .venv/bin/python manage.py migrate --noinput -v 0 >&2
+  env "$@" .venv/bin/python manage.py loadconfig bench/gateway.yaml >&2
+}
+
 bench_gateway() {
-  export GATEWAY_DATA_DIR=$WORK/gateway BENCH_JSON_PORT=$JSON_PORT BENCH_SSE_PORT=$SSE_PORT
+  export GATEWAY_DATA_DIR=$WORK/gateway
   mkdir -p "$GATEWAY_DATA_DIR"
-  .venv/bin/python manage.py migrate --noinput -v 0 >&2
-  .venv/bin/python manage.py loadconfig bench/gateway.yaml >&2
+  setup_gateway
   WEB_CONCURRENCY=1 HOST=127.0.0.1 PORT=$SERVER_PORT PYTHON=.venv/bin/python \
     bench_proxy gateway "our gateway (scripts/serve.sh: uvicorn+uvloop+httptools, 1 worker)" \
     scripts/serve.sh --no-access-log --log-level warning
+}
+
+clear_redis() { py redis-clear "$SCALING_REDIS_URL" "$SCALING_PREFIX" >/dev/null; }
+
+bench_workers() {  # bench_workers N: the gateway with N workers on every core, fresh data and Redis keys
+  local label="our gateway, $1 worker(s) (scripts/serve.sh; Redis, SQLite; not pinned)"
+  local base=http://127.0.0.1:$SERVER_PORT/v1/chat/completions
+  local environment=(GATEWAY_DATA_DIR="$WORK/scaling-$1" REDIS_URL="$SCALING_REDIS_URL"
+    GATEWAY_REDIS_PREFIX="$SCALING_PREFIX:" CACHE_KEY_PREFIX="$SCALING_PREFIX")
+  clear_redis
+  setup_gateway "${environment[@]}"
+  start_server scaling "$ALL_CPUS" env "${environment[@]}" WEB_CONCURRENCY="$1" HOST=127.0.0.1 \
+    PORT="$SERVER_PORT" PYTHON=.venv/bin/python scripts/serve.sh --no-access-log --log-level warning
+  if ready scaling "$label" "$base"; then
+    run_cells scaling "$base" "$base" "$SCALING_CONNS" all workers="$1" \
+      || failed scaling "$label" "the server died under load"
+  fi
+  stop_server
+}
+
+bench_scaling() {  # the production shape for several processes: shared state in Redis (bench/README.md)
+  local reason workers
+  if ! reason=$(py redis-clear "$SCALING_REDIS_URL" "$SCALING_PREFIX" 2>&1 >/dev/null); then
+    failed scaling "our gateway, $SCALING_WORKERS workers" "skipped: it needs Redis on 127.0.0.1:6379 ($reason)"
+    return
+  fi
+  for workers in $SCALING_WORKERS; do bench_workers "$workers"; done
+  clear_redis
 }
 
 bench_litellm() {
@@ -208,6 +250,7 @@ install_tools
 log "gateway environment"
 scripts/bootstrap.sh requirements.txt >&2
 read -r JSON_PORT SSE_PORT SERVER_PORT <<< "$(py ports 3)"
+export BENCH_JSON_PORT=$JSON_PORT BENCH_SSE_PORT=$SSE_PORT  # bench/gateway.yaml reads them
 JSON_URL=http://127.0.0.1:$JSON_PORT/v1/chat/completions
 SSE_URL=http://127.0.0.1:$SSE_PORT/v1/chat/completions
 MODEL_JSON=gpt-bench MODEL_SSE=gpt-bench-stream
