@@ -1,8 +1,9 @@
 """The hottest functions of a py-spy raw profile (collapsed stacks: "frame;frame;... count").
 
-Usage: hotspots.py RAW [TOP]. Prints own time (the function itself was running) and total time (it
-was on the stack), as shares of all samples; a frame's line number is dropped so that a function
-counts once.
+Usage: hotspots.py RAW [TOP] [FRAME]. Prints own time (the function itself was running) and total
+time (it was on the stack), as shares of all samples, or of those whose stack holds FRAME (say
+"Runner.run": the event loop's thread only, without idle worker threads); a frame's line number is
+dropped so that a function counts once.
 """
 
 import re
@@ -16,11 +17,11 @@ def _function(frame: str) -> str:
     return _LINE.sub(")", frame.strip())
 
 
-def hotspots(lines):
+def hotspots(lines, only: str = ""):
     own, total, samples = Counter(), Counter(), 0
     for line in lines:
         stack, _, count = line.rstrip().rpartition(" ")
-        if not stack or not count.isdigit():
+        if not stack or not count.isdigit() or only not in stack:
             continue
         count = int(count)
         samples += count
@@ -31,15 +32,15 @@ def hotspots(lines):
     return own, total, samples
 
 
-def main(path: str, top: int = 40):
+def main(path: str, top: str = "40", only: str = ""):
     with open(path) as raw:
-        own, total, samples = hotspots(raw)
-    print(f"{samples} samples")
+        own, total, samples = hotspots(raw, only)
+    print(f"{samples} samples" + (f" with {only} on the stack" if only else ""))
     for title, counter in (("own time", own), ("total time", total)):
         print(f"\n## {title}")
-        for frame, count in counter.most_common(top):
-            print(f"{100 * count / samples:5.1f} %  {frame}")
+        for frame, count in counter.most_common(int(top)):
+            print(f"{100 * count / max(samples, 1):5.1f} %  {frame}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], *(int(arg) for arg in sys.argv[2:3]))
+    main(*sys.argv[1:4])

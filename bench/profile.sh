@@ -10,6 +10,9 @@ MODE=${1:-non-stream} SECONDS_=${2:-10} CONNS=${3:-16}
 KEY=sk-gw-bench-key-0123456789
 
 [ -x .venv/bin/py-spy ] || .venv/bin/pip install -q py-spy
+if ! { command -v nginx && command -v wrk; } >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null
+fi
 py() { "$ROOT/.venv/bin/python" "$ROOT/bench/measure.py" "$@"; }
 
 WORK=$(mktemp -d /tmp/profile.XXXXXX)
@@ -43,12 +46,14 @@ load 3 > /dev/null  # warm up
 mkdir -p bench/results
 OUT=bench/results/profile-$MODE
 load "$SECONDS_" > "$WORK/wrk.txt" &
+LOAD=$!
 taskset -c 1 .venv/bin/py-spy record --pid "$PID" --duration "$SECONDS_" --rate 500 --format raw \
   --output "$WORK/raw.txt" > /dev/null 2>&1
-wait
+wait "$LOAD"  # (a bare wait would wait for the server too)
 taskset -c 1 .venv/bin/py-spy record --pid "$PID" --duration 3 --rate 200 --output "$OUT.svg" >/dev/null 2>&1 &
+SPY=$!
 load 3 > /dev/null
-wait
-.venv/bin/python bench/hotspots.py "$WORK/raw.txt" > "$OUT.txt"
+wait "$SPY"
+.venv/bin/python bench/hotspots.py "$WORK/raw.txt" 60 Runner.run > "$OUT.txt"  # the event loop's thread
 grep -E "Requests/sec" "$WORK/wrk.txt" | tee -a "$OUT.txt"
 head -40 "$OUT.txt"

@@ -84,22 +84,23 @@ class ByteStream:
         self.produced = Produced()
 
     async def pieces(self):
-        pending = b""
+        pending = bytearray()  # grows in place: an event that arrives in many chunks is copied once
         async for chunk in self._chunks:
             # Only the new bytes (and the three before them) can complete an event.
             start = max(len(pending) - 3, 0)
-            pending = pending + chunk if pending else chunk
+            pending += chunk
             if not _has_boundary(pending, start):
                 if len(pending) > MAX_EVENT_BYTES:
                     raise SSETooLarge("an upstream stream event is larger than the gateway accepts")
                 continue
-            piece, pending = self._read(pending)
+            piece, rest = self._read(bytes(pending))
+            pending[:] = rest
             if piece is not None:
                 yield piece
             if self._failure:
                 raise self._failure
         if pending:
-            piece, _ = self._read(pending + b"\n\n")
+            piece, _ = self._read(bytes(pending) + b"\n\n")
             if piece is not None:
                 yield piece
         self._note(self._decoder.close())
