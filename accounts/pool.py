@@ -13,6 +13,7 @@ hot path) so that every snapshot leaves it out until a probe or an operator rest
 import hashlib
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from accounts.models import Health
 from accounts.oauth import NeedsReauth
@@ -77,7 +78,13 @@ def classify(error: GatewayError) -> Verdict:
 
 
 def _key(*parts) -> str:
-    return prefixed(":".join(str(p) for p in parts))
+    return prefixed(_joined(parts))
+
+
+@lru_cache(maxsize=4096)
+def _joined(parts: tuple) -> str:
+    # The same few names (an account's keys, a route's counter) on every request: joined once.
+    return ":".join(str(p) for p in parts)
 
 
 def state_keys(account_id: int) -> tuple:

@@ -13,13 +13,15 @@ from django.urls import path  # noqa: E402
 django_application = get_asgi_application()
 
 from gateway.edge import GatewayHTTP  # noqa: E402  (needs Django set up)
+from gateway.forwarded import behind_proxies  # noqa: E402
 from gateway.lifespan import lifespan  # noqa: E402
 from stats.consumers import RequestTailConsumer  # noqa: E402
 
 application = ProtocolTypeRouter({
-    "http": GatewayHTTP(django_application),
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([
+    # The relay reads forwarded addresses itself (gateway/forwarded.py); Django and WebSockets get them here.
+    "http": GatewayHTTP(behind_proxies(django_application)),
+    "websocket": behind_proxies(AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([
         path("ws/requests/", RequestTailConsumer.as_asgi()),
-    ]))),
+    ])))),
     "lifespan": lifespan,
 })

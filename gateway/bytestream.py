@@ -3,8 +3,6 @@ come, cut only at event boundaries, while the format's own decoder reads them on
 the gateway needs (usage, the end, errors, what was produced). Nothing is re-encoded.
 """
 
-import re
-
 from providers.formats.sse import MAX_EVENT_BYTES, SSETooLarge
 from providers.tokens import count_text
 from providers.types import Finish, Start, StreamError, TextDelta, ThinkingDelta, ToolCallDelta, UsageUpdate
@@ -14,7 +12,7 @@ from gateway.errors import UpstreamError
 __all__ = ["Piece", "ByteStream", "Produced", "stream_failure"]
 
 # An SSE event ends at a blank line, whichever line ending the upstream uses.
-_EVENT = re.compile(rb".*?(?:\r\n\r\n|\n\n|\r\r)", re.S)
+_ENDINGS = (b"\r\n\r\n", b"\n\n", b"\r\r")
 _STREAM_ERROR_STATUSES = {"rate_limit": 429, "invalid_request": 400}
 _BOOKKEEPING = (Start, UsageUpdate)
 
@@ -28,6 +26,22 @@ def stream_failure(event: StreamError) -> UpstreamError:
 
 def _has_boundary(data: bytes, start: int) -> bool:
     return data.find(b"\n\n", start) >= 0 or data.find(b"\r\r", start) >= 0 or data.find(b"\r\n\r\n", start) >= 0
+
+
+def _events(data: bytes):
+    """The complete events of ``data``, in order. Found with ``find``: a pattern searched again from
+    every position of an incomplete tail would cost the square of its length."""
+    start = 0
+    while True:
+        end = -1
+        for ending in _ENDINGS:
+            found = data.find(ending, start)
+            if found >= 0 and (end < 0 or found + len(ending) < end):
+                end = found + len(ending)
+        if end < 0:
+            return
+        yield data[start:end], end
+        start = end
 
 
 class Produced:
@@ -110,9 +124,7 @@ class ByteStream:
     def _read(self, data: bytes):
         """The complete events at the start of ``data`` as one piece, and the incomplete rest."""
         kept, content, end = [], False, 0
-        for found in _EVENT.finditer(data):
-            event = found.group()
-            end = found.end()
+        for event, end in _events(data):
             events = self._decoder.feed(event)
             if self._hide_usage and events and all(type(item) is UsageUpdate for item in events):
                 self._note(events)

@@ -1,7 +1,7 @@
 """Raw ASGI request and response plumbing for the relay's endpoints (no Django on this path)."""
 
 import asyncio
-import os
+import random
 import re
 from urllib.parse import parse_qs
 
@@ -9,6 +9,7 @@ import orjson
 from django.conf import settings
 
 from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from gateway.forwarded import client_address
 
 __all__ = ["Exchange", "request_id_from", "run_until_disconnect", "ClientDisconnected", "error_headers",
            "head_too_large"]
@@ -32,7 +33,9 @@ class ClientDisconnected(Exception):
 
 def request_id_from(headers: dict) -> str:
     given = headers.get("x-request-id", "")
-    return given if _REQUEST_ID.match(given) else "req_" + os.urandom(16).hex()
+    # Python's generator, seeded from the system's per process: the system's own source costs a system call
+    # per request, and a request id is unique, not secret.
+    return given if _REQUEST_ID.match(given) else f"req_{random.getrandbits(128):032x}"
 
 
 class Exchange:
@@ -55,7 +58,7 @@ class Exchange:
     @property
     def client_ip(self) -> str:
         client = self.scope.get("client")
-        return client[0] if client else ""
+        return client_address(client[0] if client else "", self.headers.get("x-forwarded-for"))
 
     async def body(self) -> bytes:
         """The whole body, within MAX_BODY_BYTES and BODY_TIMEOUT_SECONDS (a client trickling a byte

@@ -14,7 +14,7 @@ from django.http import HttpResponse
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
-__all__ = ["observe_call", "ACTIVE", "metrics_view", "LOG_BACKLOG", "COST"]
+__all__ = ["observe_call", "child", "ACTIVE", "metrics_view", "LOG_BACKLOG", "COST"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -35,22 +35,37 @@ LOG_SPILLED = Counter("gateway_request_log_spilled_total", "Request log rows spi
 LOG_DROPPED = Counter("gateway_request_log_dropped_total", "Request log rows that could not be kept")
 
 
+_children: dict = {}
+_MAX_CHILDREN = 20_000  # label sets remembered; past it the memo starts again
+
+
+def child(metric, *labels):
+    """``metric.labels(*labels)``, remembered: the library validates and locks on every call."""
+    key = (metric, labels)
+    found = _children.get(key)
+    if found is None:
+        if len(_children) >= _MAX_CHILDREN:
+            _children.clear()
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
 def observe_call(call, provider: str, elapsed: float):
     model = call.requested_model or "-"
     fmt = call.client_format
-    REQUESTS.labels(fmt, model, provider, str(call.status)).inc()
-    DURATION.labels(fmt, model, provider).observe(elapsed)
+    child(REQUESTS, fmt, model, provider, str(call.status)).inc()
+    child(DURATION, fmt, model, provider).observe(elapsed)
     if call.ttft is not None:
-        TTFT.labels(fmt, model, provider).observe(call.ttft)
+        child(TTFT, fmt, model, provider).observe(call.ttft)
     if call.error_type:
-        ERRORS.labels(fmt, model, provider, call.error_type).inc()
+        child(ERRORS, fmt, model, provider, call.error_type).inc()
     usage = call.usage
     if usage is not None:
         upstream = call.upstream_model or model
-        TOKENS.labels(provider, upstream, "prompt").inc(usage.prompt_tokens)
-        TOKENS.labels(provider, upstream, "completion").inc(usage.completion_tokens)
+        child(TOKENS, provider, upstream, "prompt").inc(usage.prompt_tokens)
+        child(TOKENS, provider, upstream, "completion").inc(usage.completion_tokens)
         if usage.cached_tokens:
-            TOKENS.labels(provider, upstream, "cached").inc(usage.cached_tokens)
+            child(TOKENS, provider, upstream, "cached").inc(usage.cached_tokens)
 
 
 class _ConfigState:

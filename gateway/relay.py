@@ -17,7 +17,7 @@ from gateway.bytestream import ByteStream, Piece, Produced, stream_failure
 from gateway.errors import (
     GatewayError, InvalidRequest, NetworkError, NoAccount, RateLimited, UpstreamError, UpstreamTimeout,
 )
-from gateway.metrics import ACTIVE
+from gateway.metrics import ACTIVE, child
 from gateway.snapshot import KeyConf, Snapshot
 from providers.adapters.base import Forwarded, Upstream
 from providers.formats.sse import SSETooLarge
@@ -192,7 +192,7 @@ class Relay:
     def _begin(self, call: Call, up: Upstream):
         if call.active_labels is None:
             call.active_labels = (call.client_format, up.provider.name)
-            ACTIVE.labels(*call.active_labels).inc()
+            child(ACTIVE, *call.active_labels).inc()
         call.attempts += 1
         call.provider_id = up.provider.id
         call.account_id = up.account.id if up.account else None

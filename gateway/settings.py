@@ -5,6 +5,7 @@ in-process cache under ``var/``, Celery in eager mode. Setting ``DATABASE_URL`` 
 production rules: secrets must come from the environment and nothing is invented.
 """
 
+import logging
 from datetime import timezone
 from pathlib import Path
 
@@ -257,6 +258,8 @@ GATEWAY = {
     "EXACT_TOKEN_COUNTS": envbool("GATEWAY_EXACT_TOKEN_COUNTS", False),
 }
 
+# The JSON lines carry no process id, and reading it is a system call for every record.
+logging.logProcesses = logging.logMultiprocessing = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -2,7 +2,8 @@
 # The container's web process: optionally migrate and load the config, then uvicorn (uvloop, httptools).
 # Environment: GATEWAY_MIGRATE=1 runs migrations first; GATEWAY_CONFIG=FILE loads a config file;
 # PORT (8088); WEB_CONCURRENCY (worker processes, read by uvicorn itself; 2 here by default).
-# Extra arguments are passed to uvicorn.
+# FORWARDED_ALLOW_IPS: the reverse proxies whose X-Forwarded-For is believed (127.0.0.1; the app reads it,
+# gateway/forwarded.py). Extra arguments are passed to uvicorn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +22,5 @@ rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 exec $PY -m uvicorn gateway.asgi:application \
   --host "${HOST:-0.0.0.0}" --port "${PORT:-8088}" \
   --loop uvloop --http httptools \
-  --proxy-headers --timeout-graceful-shutdown "${GRACEFUL_SHUTDOWN_SECONDS:-30}" \
+  --no-proxy-headers --timeout-graceful-shutdown "${GRACEFUL_SHUTDOWN_SECONDS:-30}" \
   "$@"

@@ -2,6 +2,7 @@
 (less a usage-only event the client did not ask for), whatever the chunking, and usage is read on the way."""
 
 import asyncio
+import threading
 
 import pytest
 
@@ -98,3 +99,21 @@ def test_an_event_that_never_ends_is_refused_past_the_limit(monkeypatch):
     monkeypatch.setattr("gateway.bytestream.MAX_EVENT_BYTES", 1000)
     with pytest.raises(SSETooLarge):
         relay([b'data: {"x": "' + b"a" * 600, b"a" * 600], openai.StreamDecoder())
+
+
+def test_a_long_unfinished_tail_behind_a_complete_event_is_read_in_linear_time():
+    """One chunk holding an event and the start of a huge one: the tail is searched once, not again
+    from each of its positions (hours at this size; the thread would still be running)."""
+    head = REASONING_STREAM[:REASONING_STREAM.index(b"\n\n") + 2]
+    outcome = []
+
+    def run():
+        try:
+            relay([head + b'data: {"x": "' + b"a" * (4 << 20)], openai.StreamDecoder())
+        except UpstreamError as error:  # the stream ends inside the tail: a broken event, after the head
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive() and outcome

@@ -2,11 +2,12 @@
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.utils import timezone
 
 from gateway.snapshot import parse_networks
-from tests.security.conftest import chat, make_key
+from tests.security.conftest import MODEL, chat, make_key
 
 
 @pytest.mark.parametrize("blocks, status", [
@@ -24,6 +25,30 @@ def test_a_key_is_used_only_from_its_allowed_addresses(gw, blocks, status):
     if status == 403:
         assert "may not be used from 127.0.0.1" in response.json()["error"]["message"]
         assert gw.upstream.find() == []
+
+
+def forwarded_chat(gw, raw: str, forwarded_for: str):
+    return httpx.post(f"{gw.url}/v1/chat/completions", timeout=20, headers={
+        "authorization": f"Bearer {raw}", "x-forwarded-for": forwarded_for},
+        json={"model": MODEL["openai"], "messages": [{"role": "user", "content": "hi"}]})
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_the_one_checked(gw):
+    raw, _ = make_key("forwarded", allowed_ips=["203.0.113.0/24"])
+    assert chat(gw.url, raw).status_code == 403  # the proxy itself (127.0.0.1) is not allowed
+    assert forwarded_chat(gw, raw, "203.0.113.7").status_code == 200
+    # The proxy appends what it saw: the first address from the right that it does not trust is the client.
+    assert forwarded_chat(gw, raw, "203.0.113.7, 127.0.0.1").status_code == 200
+    refused = forwarded_chat(gw, raw, "203.0.113.7, 198.51.100.4")
+    assert refused.status_code == 403 and "198.51.100.4" in refused.json()["error"]["message"]
+
+
+def test_a_forwarded_address_from_an_untrusted_peer_is_ignored():
+    from gateway.forwarded import client_address
+
+    assert client_address("127.0.0.1", "203.0.113.7") == "203.0.113.7"
+    assert client_address("192.0.2.1", "203.0.113.7") == "192.0.2.1"
+    assert client_address("127.0.0.1", None) == "127.0.0.1"
 
 
 def test_addresses_are_parsed_once_per_snapshot():
