@@ -2,10 +2,11 @@ from django.db import models
 from django.utils import timezone
 
 
-def _loose_fk(to, related_name):
+def _loose_fk(to, related_name, db_index=True):
     # Log rows outlive what they point at and are inserted in bulk: no database constraint, no cascade.
     return models.ForeignKey(
-        to, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name=related_name
+        to, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name=related_name,
+        db_index=db_index,
     )
 
 
@@ -19,9 +20,10 @@ class UsageSource(models.TextChoices):
 class RequestLog(models.Model):
     request_id = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
-    api_key = _loose_fk("gateway.ApiKey", "request_logs")
-    provider = _loose_fk("providers.Provider", "request_logs")
-    account = _loose_fk("accounts.Account", "request_logs")
+    # Each row is written into every index: these three are served by their (column, created_at) ones.
+    api_key = _loose_fk("gateway.ApiKey", "request_logs", db_index=False)
+    provider = _loose_fk("providers.Provider", "request_logs", db_index=False)
+    account = _loose_fk("accounts.Account", "request_logs", db_index=False)
     proxy = _loose_fk("proxies.ProxyServer", "request_logs")
     endpoint = models.CharField(max_length=64, blank=True)
     client_format = models.CharField(max_length=16, blank=True)

@@ -17,7 +17,7 @@ import orjson
 from gateway.bytestream import ByteStream
 from gateway.errors import GatewayError, NetworkError, UpstreamError, UpstreamTimeout
 from gateway.snapshot import AccountConf, ProviderConf
-from proxies.clients import egress_for
+from proxies.clients import TooLarge, egress_for
 from providers.adapters import ratelimit
 from providers.types import (
     ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest, ImageResponse, Usage,
@@ -102,6 +102,24 @@ def _loads(raw: bytes):
         raise UpstreamError("the upstream answered with invalid JSON", status=502) from None
 
 
+async def _read_body(response, limit: int) -> bytes:
+    """A whole body within ``limit`` bytes; the caller bounds the time."""
+    try:
+        if hasattr(response, "read_within"):
+            return await response.read_within(limit)
+        parts, size = [], 0
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge()
+            parts.append(chunk)
+        return b"".join(parts)
+    except TooLarge:
+        raise UpstreamError("the upstream's answer is larger than the gateway accepts", status=502) from None
+    except httpx.TransportError as exc:
+        raise NetworkError(f"the upstream connection broke: {type(exc).__name__}") from None
+
+
 def _redact(message: str, credential: str) -> str:
     """Some upstreams quote the key they were sent in their error; the client must never see it."""
     return message.replace(credential, "[redacted]") if credential else message
@@ -166,12 +184,16 @@ class HttpAdapter(Adapter):
         return _loads(await self.post(up, url, body))
 
     async def post(self, up: Upstream, url: str, body: dict) -> bytes:
-        """The whole body of a successful answer."""
-        response = await self.open(up, url, body)
+        """The whole body of a successful answer: its head and body within the provider's timeout."""
         try:
-            return await self._read_all(up, response, MAX_RESPONSE_BODY)
-        finally:
-            await response.aclose()
+            async with asyncio.timeout(up.provider.timeout):
+                response = await self._send(up, url, body)
+                try:
+                    return await _read_body(response, MAX_RESPONSE_BODY)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise UpstreamTimeout(f"the upstream did not answer within {up.provider.timeout:g}s") from None
 
     async def post_stream(self, up: Upstream, url: str, body: dict) -> AsyncIterator:
         """The raw body of a streamed answer. Its timeouts are the relay's, on decoded events: only
@@ -191,15 +213,20 @@ class HttpAdapter(Adapter):
             await response.aclose()
 
     async def open(self, up: Upstream, url: str, body: dict) -> httpx.Response:
+        """Send the request and wait, within the provider's timeout, for the response head."""
+        try:
+            async with asyncio.timeout(up.provider.timeout):
+                return await self._send(up, url, body)
+        except TimeoutError:
+            raise UpstreamTimeout(f"the upstream did not answer within {up.provider.timeout:g}s") from None
+
+    async def _send(self, up: Upstream, url: str, body: dict) -> httpx.Response:
         """Send the request and wait for the response head; error statuses are raised here."""
         egress = egress_for(up.account.proxy_url if up.account else "")
         headers = [*_BASE_HEADERS, *self.headers(up).items()]
         started = time.monotonic()
         try:
-            async with asyncio.timeout(up.provider.timeout):
-                response = await egress.send("POST", url, headers, orjson.dumps(body), up.provider.connect_timeout)
-        except TimeoutError:
-            raise UpstreamTimeout(f"the upstream did not answer within {up.provider.timeout:g}s") from None
+            response = await egress.send("POST", url, headers, orjson.dumps(body), up.provider.connect_timeout)
         except httpx.TimeoutException:
             raise UpstreamTimeout("the upstream connection timed out") from None
         except httpx.TransportError as exc:
