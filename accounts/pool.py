@@ -104,7 +104,9 @@ class AccountPool:
         pool = [a for a in accounts if a.id not in exclude]
         if not pool:
             raise NoAccount(f"no usable account for '{model}' on {provider}")
-        keys = [_key("account:cooldown", a.id) for a in pool] + [_key("account:fails", a.id) for a in pool]
+        prefix = prefixed("")  # once: settings are slow to read, and each account has two keys
+        keys = [prefix + _joined(("account:cooldown", a.id)) for a in pool]
+        keys += [prefix + _joined(("account:fails", a.id)) for a in pool]
         sticky_key = _key("account:sticky", provider, session_hash(session)) if session else None
         if sticky_key:
             keys.append(sticky_key)

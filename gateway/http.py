@@ -63,11 +63,12 @@ class Exchange:
     async def body(self) -> bytes:
         """The whole body, within MAX_BODY_BYTES and BODY_TIMEOUT_SECONDS (a client trickling a byte
         at a time must not hold a worker's slot for ever)."""
-        limit = settings.GATEWAY["MAX_BODY_BYTES"]
+        conf = settings.GATEWAY
+        limit = conf["MAX_BODY_BYTES"]
         declared = self.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-        seconds = settings.GATEWAY["BODY_TIMEOUT_SECONDS"]
+        seconds = conf["BODY_TIMEOUT_SECONDS"]
         try:
             async with asyncio.timeout(seconds):
                 return await self._read_body(limit)
