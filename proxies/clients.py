@@ -20,7 +20,7 @@ import httpx
 from django.conf import settings
 from httpx_aiohttp import AiohttpTransport
 
-__all__ = ["Egress", "Answer", "TooLarge", "egress_for", "client_for", "close_all"]
+__all__ = ["Egress", "Answer", "egress_for", "client_for", "close_all"]
 
 _pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
 
@@ -65,10 +65,6 @@ def _url(url: str) -> httpx.URL:
     return httpx.URL(url)
 
 
-class TooLarge(Exception):
-    """A body past the reader's limit."""
-
-
 class Answer:
     """An upstream's answer, read as it arrives."""
 
@@ -90,22 +86,16 @@ class Answer:
         except aiohttp.ClientError as error:
             raise _as_httpx(error) from error
 
-    async def read_within(self, limit: int) -> bytes:
-        """The whole body; one read when its length is declared, else chunk by chunk up to ``limit``."""
-        response = self._response
-        length = response.content_length
-        if length is not None and length <= limit:
-            try:
-                return await response.read()
-            except aiohttp.ClientError as error:
-                raise _as_httpx(error) from error
-        parts, size = [], 0
-        async for chunk in self.aiter_raw():
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge()
-            parts.append(chunk)
-        return b"".join(parts)
+    @property
+    def declared_length(self) -> int | None:
+        return self._response.content_length
+
+    async def read(self) -> bytes:
+        """The whole body, in one read: for an answer whose length was declared."""
+        try:
+            return await self._response.read()
+        except aiohttp.ClientError as error:
+            raise _as_httpx(error) from error
 
     async def aclose(self):
         # A connection whose answer was not read to its end is closed, not reused.

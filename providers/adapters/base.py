@@ -17,7 +17,7 @@ import orjson
 from gateway.bytestream import ByteStream
 from gateway.errors import GatewayError, NetworkError, UpstreamError, UpstreamTimeout
 from gateway.snapshot import AccountConf, ProviderConf
-from proxies.clients import TooLarge, egress_for
+from proxies.clients import egress_for
 from providers.adapters import ratelimit
 from providers.types import (
     ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, ImageRequest, ImageResponse, Usage,
@@ -105,17 +105,16 @@ def _loads(raw: bytes):
 async def _read_body(response, limit: int) -> bytes:
     """A whole body within ``limit`` bytes; the caller bounds the time."""
     try:
-        if hasattr(response, "read_within"):
-            return await response.read_within(limit)
+        declared = getattr(response, "declared_length", None)
+        if declared is not None and declared <= limit:
+            return await response.read()
         parts, size = [], 0
         async for chunk in response.aiter_raw():
             size += len(chunk)
             if size > limit:
-                raise TooLarge()
+                raise UpstreamError("the upstream's answer is larger than the gateway accepts", status=502)
             parts.append(chunk)
         return b"".join(parts)
-    except TooLarge:
-        raise UpstreamError("the upstream's answer is larger than the gateway accepts", status=502) from None
     except httpx.TransportError as exc:
         raise NetworkError(f"the upstream connection broke: {type(exc).__name__}") from None
 
@@ -244,16 +243,8 @@ class HttpAdapter(Adapter):
         return response
 
     async def _read_all(self, up: Upstream, response: httpx.Response, limit: int) -> bytes:
-        parts, size = [], 0
         try:
             async with asyncio.timeout(up.provider.timeout):
-                async for chunk in response.aiter_raw():
-                    size += len(chunk)
-                    if size > limit:
-                        raise UpstreamError("the upstream's answer is larger than the gateway accepts", status=502)
-                    parts.append(chunk)
+                return await _read_body(response, limit)
         except TimeoutError:
             raise UpstreamTimeout(f"the upstream did not finish its answer within {up.provider.timeout:g}s") from None
-        except httpx.TransportError as exc:
-            raise NetworkError(f"the upstream connection broke: {type(exc).__name__}") from None
-        return b"".join(parts)
