@@ -138,6 +138,24 @@ def cell_rows(res):
     return lines
 
 
+def scaling(res):
+    """req/s of the several-worker runs (scaling-N targets) against one worker's, at each load."""
+    one = [c for c in res.of("scaling-1")]
+    if not one:
+        return []
+    parts = []
+    for target in sorted({c["target"] for c in res.cells.values() if c["target"].startswith("scaling-")}):
+        if target == "scaling-1":
+            continue
+        for c in one:
+            other = res.value(target, c["mode"], c["conns"], "rps")
+            if other:
+                parts.append(f"{target.split('-')[1]} workers ÷ 1, {c['mode']} at {c['conns']} conns: "
+                             f"{other / c['rps']:.2f}×")
+    return ["Scaling on every core with shared state in Redis (the load generator shares the cores): "
+            + "; ".join(parts) + "."] if parts else []
+
+
 def growth(res):
     if not res.growth:
         return []
@@ -169,7 +187,7 @@ def render(rows):
     notes = ["", "Ratios are ours ÷ theirs: above 1 is better for req/s, below 1 is better for latency, CPU, memory "
              "and start-up. Req per CPU-second is 1 ÷ CPU per request: the rate one core would reach if the server "
              "had it to itself, less disturbed than req/s by other work on the machine."]
-    return "\n".join(header(res) + summary(res) + notes + [""] + growth(res)
+    return "\n".join(header(res) + summary(res) + notes + [""] + scaling(res) + [""] + growth(res)
                      + ["", "## Every cell", ""] + cell_rows(res)) + "\n"
 
 

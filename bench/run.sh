@@ -211,17 +211,17 @@ bench_gateway() {
 clear_redis() { py redis-clear "$SCALING_REDIS_URL" "$SCALING_PREFIX" >/dev/null; }
 
 bench_workers() {  # bench_workers N: the gateway with N workers on every core, fresh data and Redis keys
-  local label="our gateway, $1 worker(s) (scripts/serve.sh; Redis, SQLite; not pinned)"
+  local name=scaling-$1 label="our gateway, $1 worker(s) (scripts/serve.sh; Redis, SQLite; not pinned)"
   local base=http://127.0.0.1:$SERVER_PORT/v1/chat/completions
   local environment=(GATEWAY_DATA_DIR="$WORK/scaling-$1" REDIS_URL="$SCALING_REDIS_URL"
     GATEWAY_REDIS_PREFIX="$SCALING_PREFIX:" CACHE_KEY_PREFIX="$SCALING_PREFIX")
   clear_redis
   setup_gateway "${environment[@]}"
-  start_server scaling "$ALL_CPUS" env "${environment[@]}" WEB_CONCURRENCY="$1" HOST=127.0.0.1 \
+  start_server "$name" "$ALL_CPUS" env "${environment[@]}" WEB_CONCURRENCY="$1" HOST=127.0.0.1 \
     PORT="$SERVER_PORT" PYTHON=.venv/bin/python scripts/serve.sh --no-access-log --log-level warning
-  if ready scaling "$label" "$base"; then
-    run_cells scaling "$base" "$base" "$SCALING_CONNS" all workers="$1" \
-      || failed scaling "$label" "the server died under load"
+  if ready "$name" "$label" "$base"; then
+    run_cells "$name" "$base" "$base" "$SCALING_CONNS" all workers="$1" \
+      || failed "$name" "$label" "the server died under load"
   fi
   stop_server
 }
