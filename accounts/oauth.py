@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 import httpx
 import orjson
 from asgiref.sync import sync_to_async
+from django.db import OperationalError, close_old_connections
 
 from gateway.errors import GatewayError, NetworkError, UpstreamError
 from gateway.shared import prefixed, shared_state
@@ -71,8 +72,19 @@ def _persist(account_id: int, token: str, expires_at: float):
 
     # update() skips signals on purpose: a token refresh is not a configuration change. The field
     # encrypts the value itself.
-    Account.objects.filter(id=account_id).update(
-        access_token=token, token_expires_at=datetime.fromtimestamp(expires_at, timezone.utc))
+    for attempt in range(1, PERSIST_ATTEMPTS + 1):
+        try:
+            Account.objects.filter(id=account_id).update(
+                access_token=token, token_expires_at=datetime.fromtimestamp(expires_at, timezone.utc))
+            return
+        except OperationalError:  # busy (SQLite: the request log's writer) or briefly away: try again shortly
+            if attempt == PERSIST_ATTEMPTS:
+                raise
+            close_old_connections()
+            time.sleep(0.1 * attempt)
+
+
+PERSIST_ATTEMPTS = 4
 
 
 class OAuthTokens:
