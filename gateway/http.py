@@ -168,8 +168,8 @@ def error_headers(error: GatewayError) -> tuple:
 async def run_until_disconnect(exchange: Exchange, work):
     """Await ``work`` (a coroutine) in this task; if the client goes away first, cancel it at once.
 
-    The work runs in the caller's task, and one small task watches for the disconnect: a task for
-    the work and a wait on both would cost a relayed request several percent of its CPU.
+    The work runs in the caller's task, and one small task watches for the disconnect (a second task
+    for the work and a wait on both did the same at a higher cost).
     """
     task = asyncio.current_task()
     watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(exchange.receive, task))
