@@ -17,9 +17,9 @@ py() { "$ROOT/.venv/bin/python" "$ROOT/bench/measure.py" "$@"; }
 
 WORK=$(mktemp -d /tmp/profile.XXXXXX)
 PID=
-cleanup() {
-  [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
+cleanup() {  # every step runs: under set -e a failing one (wait reports the server's signal) must not stop it
+  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
