@@ -25,7 +25,7 @@ def stream_failure(event: StreamError) -> UpstreamError:
 
 
 def _has_boundary(data: bytes, start: int) -> bool:
-    return data.find(b"\n\n", start) >= 0 or data.find(b"\r\r", start) >= 0 or data.find(b"\r\n\r\n", start) >= 0
+    return any(data.find(ending, start) >= 0 for ending in _ENDINGS)
 
 
 def _events(data: bytes):

@@ -2,9 +2,9 @@
 
 The relay hands each finished call to ``recorder.record`` (an append to a deque, nothing more).
 A writer thread turns them into RequestLog rows in batches: the INSERT that ``bulk_create`` would
-issue, compiled once and run with ``executemany`` (five times cheaper per row, which matters when
-the writer shares a core with the relay); a unique request id makes a retried batch harmless. When the database is down the rows wait in memory and are
-written, each once, when it is back.
+issue, worked out once and carrying many rows a statement (far cheaper per row, which matters when
+the writer shares a core with the relay); a unique request id makes a retried batch harmless. When
+the database is down the rows wait in memory and are written, each once, when it is back.
 """
 
 import atexit
@@ -14,6 +14,7 @@ import time
 from collections import deque
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import (DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, close_old_connections,
@@ -95,10 +96,23 @@ def _insert_plan(alias: str):
         else:
             converters.append(None)
     columns = ", ".join(ops.quote_name(f.column) for f in fields)
-    head = f"{ops.insert_statement(on_conflict=OnConflict.IGNORE)} {ops.quote_name(RequestLog._meta.db_table)} ({columns})"
-    suffix = ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None) or ""
-    rows_per_statement = max(1, min(MAX_ROWS_PER_STATEMENT, ops.bulk_batch_size(fields, [None] * MAX_ROWS_PER_STATEMENT)))
-    return head, suffix, len(fields), rows_per_statement, [f.attname for f in fields], converters
+    table = ops.quote_name(RequestLog._meta.db_table)
+    rows = ops.bulk_batch_size(fields, [None] * MAX_ROWS_PER_STATEMENT)
+    return _InsertPlan(
+        head=f"{ops.insert_statement(on_conflict=OnConflict.IGNORE)} {table} ({columns})",
+        suffix=ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None) or "",
+        rows_per_statement=max(1, min(MAX_ROWS_PER_STATEMENT, rows)),
+        names=[f.attname for f in fields],
+        converters=converters,
+    )
+
+
+class _InsertPlan(NamedTuple):
+    head: str  # INSERT ... INTO table (columns)
+    suffix: str  # what makes a stored request id a no-op
+    rows_per_statement: int
+    names: list
+    converters: list
 
 
 MAX_ROWS_PER_STATEMENT = 500
@@ -106,9 +120,9 @@ MAX_ROWS_PER_STATEMENT = 500
 
 @lru_cache(maxsize=16)
 def _insert_sql(alias: str, rows: int) -> str:
-    head, suffix, width, _, _, _ = _insert_plan(alias)
-    row = "(" + ", ".join(["%s"] * width) + ")"
-    return f"{head} VALUES {', '.join([row] * rows)} {suffix}".strip()
+    plan = _insert_plan(alias)
+    row = "(" + ", ".join(["%s"] * len(plan.names)) + ")"
+    return f"{plan.head} VALUES {', '.join([row] * rows)} {plan.suffix}".strip()
 
 
 def insert_rows(batch: list):
@@ -117,15 +131,15 @@ def insert_rows(batch: list):
     Many rows to a statement: SQLite lets other threads run while it executes each statement, and a
     statement per row made the writer and the event loop trade the interpreter lock hundreds of times a
     batch, which cost the relay more than the writing itself."""
-    _, _, _, per_statement, names, converters = _insert_plan(DEFAULT_DB_ALIAS)
+    plan = _insert_plan(DEFAULT_DB_ALIAS)
     params = []
     for values in batch:
         values["cost"] = cost_of(values)
-        row = [values.get(name) for name in names]
-        params.append([c(v) if c is not None and v is not None else v for c, v in zip(converters, row)])
+        row = [values.get(name) for name in plan.names]
+        params.append([c(v) if c is not None and v is not None else v for c, v in zip(plan.converters, row)])
     with transaction.atomic(), connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        for start in range(0, len(params), per_statement):
-            chunk = params[start:start + per_statement]
+        for start in range(0, len(params), plan.rows_per_statement):
+            chunk = params[start:start + plan.rows_per_statement]
             cursor.execute(_insert_sql(DEFAULT_DB_ALIAS, len(chunk)), [v for row in chunk for v in row])
 
 
