@@ -110,7 +110,16 @@ def call_gateway(server, request_id: str):
 
 
 def tail_ids(browser) -> list:
-    return [row.get_attribute("data-request-id") for row in browser.find_elements(By.CSS_SELECTOR, "#gw-tail tbody tr")]
+    # Read in one script: the tail redraws its rows as messages arrive, so an element found in one call can be
+    # gone by the next.
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('#gw-tail tbody tr'), row => row.dataset.requestId);")
+
+
+def tail_row_text(browser, request_id: str) -> str:
+    return browser.execute_script(
+        "const row = document.querySelector(`#gw-tail tr[data-request-id=\"${arguments[0]}\"]`);"
+        "return row ? row.innerText : '';", request_id)
 
 
 def test_the_dashboard_draws_the_stats_and_tails_new_requests(server, dashboard):
@@ -137,7 +146,7 @@ def test_the_dashboard_draws_the_stats_and_tails_new_requests(server, dashboard)
     wait.until(lambda b: second in tail_ids(b))
     ids = tail_ids(browser)
     assert ids.index(second) < ids.index(first)  # the newest on top
-    row = browser.find_element(By.CSS_SELECTOR, f'#gw-tail tr[data-request-id="{second}"]').text
+    row = tail_row_text(browser, second)
     assert "mock-dashboard" in row and "mock" in row and "200" in row
 
     if os.environ.get("DASHBOARD_SCREENSHOT"):
