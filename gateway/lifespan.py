@@ -8,7 +8,9 @@ stops sending new work during the drain window.
 import asyncio
 import logging
 import signal
+import threading
 
+from gateway import heap
 from gateway.health import draining
 from gateway.snapshot import holder
 from providers.tokens import warm_up
@@ -32,6 +34,12 @@ def _chain_drain_signal():
         pass
 
 
+def _warm_up(owns_process: bool):
+    warm_up()
+    if owns_process:
+        heap.settle()  # after the vocabulary, which stays loaded
+
+
 async def lifespan(scope, receive, send):
     while True:
         message = await receive()
@@ -41,7 +49,9 @@ async def lifespan(scope, receive, send):
             except Exception:  # start anyway: the database may come back, and /health says so
                 log.exception("configuration could not be loaded at start-up")
             _chain_drain_signal()
-            asyncio.get_running_loop().run_in_executor(None, warm_up)
+            # A server embedded in another program's thread (the tests') leaves that program's collector alone.
+            owns_process = threading.current_thread() is threading.main_thread()
+            asyncio.get_running_loop().run_in_executor(None, _warm_up, owns_process)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             draining.active = True
