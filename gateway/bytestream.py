@@ -1,15 +1,15 @@
 """The same-format stream relay: an upstream's SSE bytes go to a client of the same format as they
-come, cut only at event boundaries, while the format's own decoder reads them on the way for what
+come, cut only at event boundaries, while a reader of the format reads them on the way for what
 the gateway needs (usage, the end, errors, what was produced). Nothing is re-encoded.
 """
 
-from providers.formats.sse import MAX_EVENT_BYTES, SSETooLarge
+from providers.formats.sse import CONTENT, MAX_EVENT_BYTES, USAGE_ONLY, SSETooLarge
 from providers.tokens import count_text
 from providers.types import Finish, Start, StreamError, TextDelta, ThinkingDelta, ToolCallDelta, UsageUpdate
 
 from gateway.errors import UpstreamError
 
-__all__ = ["Piece", "ByteStream", "Produced", "stream_failure"]
+__all__ = ["Piece", "ByteStream", "DecodedReader", "Produced", "stream_failure"]
 
 # An SSE event ends at a blank line, whichever line ending the upstream uses.
 _ENDINGS = (b"\r\n\r\n", b"\n\n", b"\r\r")
@@ -24,13 +24,19 @@ def stream_failure(event: StreamError) -> UpstreamError:
                          error_type=event.type, upstream_status=status)
 
 
-def _has_boundary(data: bytes, start: int) -> bool:
+def _has_boundary(data, start: int) -> bool:
     return any(data.find(ending, start) >= 0 for ending in _ENDINGS)
 
 
 def _events(data: bytes):
     """The complete events of ``data``, in order. Found with ``find``: a pattern searched again from
     every position of an incomplete tail would cost the square of its length."""
+    if b"\r" not in data:  # the usual stream: one ending to look for
+        start = 0
+        while (found := data.find(b"\n\n", start)) >= 0:
+            yield data[start:found + 2], found + 2
+            start = found + 2
+        return
     start = 0
     while True:
         end = -1
@@ -77,8 +83,49 @@ class Piece:
         self.content = content
 
 
+class DecodedReader:
+    """Reads a stream's events with its format's full decoder (the typed events the translating path
+    uses): works for any format; a format may bring a cheaper reader of its own."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self, decoder):
+        self._decoder = decoder
+
+    def read(self, event: bytes, into: "ByteStream") -> int:
+        """CONTENT and/or USAGE_ONLY, from one complete event; what it says goes ``into`` the stream."""
+        events = self._decoder.feed(event)
+        if events and all(type(item) is UsageUpdate for item in events):
+            self._note(events, into)
+            return USAGE_ONLY
+        return CONTENT if self._note(events, into) else 0
+
+    def close(self, into: "ByteStream"):
+        self._note(self._decoder.close(), into)
+
+    @staticmethod
+    def _note(events: list, into: "ByteStream") -> bool:
+        content = False
+        for event in events:
+            kind = type(event)
+            if kind is UsageUpdate:
+                into.usage = event.usage
+            elif kind is StreamError:
+                into.fail(event)
+            elif kind not in _BOOKKEEPING:
+                content = True
+                if kind is TextDelta or kind is ThinkingDelta:
+                    into.produced.add(event.text)
+                elif kind is ToolCallDelta:
+                    into.produced.add(event.arguments)
+                elif kind is Finish:
+                    into.finished = True
+        return content
+
+
 class ByteStream:
-    """``pieces()`` relays ``chunks`` (the upstream's raw body) event by event.
+    """``pieces()`` relays ``chunks`` (the upstream's raw body) event by event, each read by ``reader``
+    (a DecodedReader, or a format's own) for the usage, the end, errors and the produced text.
 
     ``hide_usage`` keeps usage-only events from the client (an OpenAI client that did not ask for
     stream usage, while the gateway asked the upstream for it). An error event is raised as an
@@ -86,28 +133,38 @@ class ByteStream:
     gets the error in its format from the gateway, with the upstream's credentials kept out.
     """
 
-    __slots__ = ("_chunks", "_decoder", "_hide_usage", "_failure", "usage", "finished", "produced")
+    __slots__ = ("_chunks", "_reader", "_hide_usage", "_failure", "usage", "finished", "produced")
 
-    def __init__(self, chunks, decoder, hide_usage: bool):
+    def __init__(self, chunks, reader, hide_usage: bool):
         self._chunks = chunks
-        self._decoder = decoder
+        self._reader = reader
         self._hide_usage = hide_usage
         self._failure = None
         self.usage = None
         self.finished = False
         self.produced = Produced()
 
+    def fail(self, event: StreamError):
+        self._failure = self._failure or stream_failure(event)
+
     async def pieces(self):
         pending = bytearray()  # grows in place: an event that arrives in many chunks is copied once
         async for chunk in self._chunks:
-            # Only the new bytes (and the three before them) can complete an event.
-            start = max(len(pending) - 3, 0)
-            pending += chunk
-            if not _has_boundary(pending, start):
-                if len(pending) > MAX_EVENT_BYTES:
-                    raise SSETooLarge("an upstream stream event is larger than the gateway accepts")
+            if pending:
+                # Only the new bytes (and the three before them) can complete an event.
+                start = max(len(pending) - 3, 0)
+                pending += chunk
+                if not _has_boundary(pending, start):
+                    if len(pending) > MAX_EVENT_BYTES:
+                        raise SSETooLarge("an upstream stream event is larger than the gateway accepts")
+                    continue
+                data = bytes(pending)
+            elif _has_boundary(chunk, 0):
+                data = chunk  # the usual case: whole events, read without a copy
+            else:
+                pending += chunk
                 continue
-            piece, rest = self._read(bytes(pending))
+            piece, rest = self._read(data)
             pending[:] = rest
             if piece is not None:
                 yield piece
@@ -117,40 +174,22 @@ class ByteStream:
             piece, _ = self._read(bytes(pending) + b"\n\n")
             if piece is not None:
                 yield piece
-        self._note(self._decoder.close())
+        self._reader.close(self)
         if self._failure:
             raise self._failure
 
     def _read(self, data: bytes):
         """The complete events at the start of ``data`` as one piece, and the incomplete rest."""
-        kept, content, end = [], False, 0
+        kept, content, end, whole = [], False, 0, True
         for event, end in _events(data):
-            events = self._decoder.feed(event)
-            if self._hide_usage and events and all(type(item) is UsageUpdate for item in events):
-                self._note(events)
+            seen = self._reader.read(event, self)
+            if self._failure or (seen & USAGE_ONLY and self._hide_usage):
+                whole = False
+                if self._failure:
+                    break
                 continue
-            content = self._note(events) or content
-            if self._failure:
-                break
+            content = content or bool(seen & CONTENT)
             kept.append(event)
-        piece = Piece(b"".join(kept), content) if kept else None
-        return piece, data[end:]
-
-    def _note(self, events: list) -> bool:
-        """Read decoded events; True when one of them is content."""
-        content = False
-        for event in events:
-            kind = type(event)
-            if kind is UsageUpdate:
-                self.usage = event.usage
-            elif kind is StreamError:
-                self._failure = self._failure or stream_failure(event)
-            elif kind not in _BOOKKEEPING:
-                content = True
-                if kind is TextDelta or kind is ThinkingDelta:
-                    self.produced.add(event.text)
-                elif kind is ToolCallDelta:
-                    self.produced.add(event.arguments)
-                elif kind is Finish:
-                    self.finished = True
-        return content
+        if not kept:
+            return None, data[end:]
+        return Piece(data[:end] if whole else b"".join(kept), content), data[end:]

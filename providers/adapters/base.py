@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
-from gateway.bytestream import ByteStream
+from gateway.bytestream import ByteStream, DecodedReader
 from gateway.errors import GatewayError, NetworkError, UpstreamError, UpstreamTimeout
 from gateway.snapshot import AccountConf, ProviderConf
 from proxies.clients import egress_for
@@ -146,6 +146,10 @@ class HttpAdapter(Adapter):
     def stream_decoder(self):
         return self.codec.StreamDecoder()
 
+    def stream_reader(self):
+        """What reads a stream relayed as it is (the same-format fast path)."""
+        return DecodedReader(self.stream_decoder())
+
     def error_message(self, status: int, body: bytes) -> str:
         return self.codec.parse_error(status, body)
 
@@ -177,7 +181,7 @@ class HttpAdapter(Adapter):
 
     def forward_stream(self, up: Upstream, body: dict) -> ByteStream:
         chunks = self.post_stream(up, self.chat_url(up, True), self.codec.forward_request(body, up.model, True))
-        return ByteStream(chunks, self.stream_decoder(), self.codec.hides_usage(body, True))
+        return ByteStream(chunks, self.stream_reader(), self.codec.hides_usage(body, True))
 
     async def post_json(self, up: Upstream, url: str, body: dict) -> dict:
         return _loads(await self.post(up, url, body))

@@ -24,6 +24,9 @@ class OpenAIAdapter(HttpAdapter):
     def chat_url(self, up: Upstream, stream: bool) -> str:
         return self.base(up) + "/chat/completions"
 
+    def stream_reader(self):
+        return codec.ChunkReader()
+
     def speaks_responses(self, request: ChatRequest) -> bool:
         return self.responses_api and isinstance(request, responses.ResponsesRequest)
 

@@ -1,10 +1,13 @@
 """Incremental server-sent-events parsing, safe for events split at any byte."""
 
-__all__ = ["SSEEvent", "SSEParser", "encode_event"]
+__all__ = ["SSEEvent", "SSEParser", "encode_event", "event_data", "CONTENT", "USAGE_ONLY"]
 
 from dataclasses import dataclass
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024
+# What a same-format stream reader says of an event: it holds content (text, thinking, a call, the end:
+# what resets a stream's idle clock); it holds usage and nothing else.
+CONTENT, USAGE_ONLY = 1, 2
 
 
 class SSETooLarge(ValueError):
@@ -99,6 +102,15 @@ def _line_end(buffer: bytes, start: int) -> int:
     if carriage >= 0 and carriage + 1 < len(buffer) and buffer[carriage + 1:carriage + 2] != b"\n":
         return carriage
     return newline
+
+
+def event_data(event: bytes) -> list:
+    """The data of one complete event (ending in a blank line): ``[bytes]``, or ``[]`` for a comment.
+    The usual event is a single ``data: `` line and is sliced out; any other shape is parsed."""
+    if event.startswith(b"data: ") and event.find(b"\n") == len(event) - 2 and event.endswith(b"\n\n"):
+        return [event[6:-2]]
+    parser = SSEParser()
+    return [sse.data.encode() for sse in parser.feed(event) + parser.close()]
 
 
 def encode_event(data: bytes, event: str = "") -> bytes:

@@ -17,7 +17,7 @@ from .embeddings import (
     parse_embedding_response,
 )
 from .errors import build_error, parse_error
-from .forwarding import forward_request, hides_usage, response_usage
+from .forwarding import ChunkReader, forward_request, hides_usage, response_usage
 from .images import build_image_request, build_image_response, parse_image_request, parse_image_response
 from .model_list import build_model, build_model_list
 from .requests import _effort, _image, build_request, parse_request
@@ -25,7 +25,7 @@ from .responses import build_response, parse_response
 from .streams import StreamDecoder, StreamEncoder
 
 __all__ = [
-    "forward_request", "hides_usage", "response_usage",
+    "forward_request", "hides_usage", "response_usage", "ChunkReader",
     "parse_request", "build_response", "StreamEncoder", "build_error",
     "build_request", "parse_response", "StreamDecoder", "parse_error",
     "OpenAIEmbeddingRequest", "parse_embedding_request", "build_embedding_response",
