@@ -111,9 +111,16 @@ class _Paced:
     """A stream's events under its timeouts: the first content within the provider's ``timeout``,
     then content at most ``idle_timeout`` apart. Keep-alives (SSE comments, Anthropic's ping) decode
     to no event and bookkeeping events (Start, UsageUpdate) carry no content, so neither resets the
-    clock; a long stream that keeps producing is never cut."""
+    clock; a long stream that keeps producing is never cut.
 
-    __slots__ = ("_events", "_first", "_idle", "_deadline", "_loop", "_started")
+    One timer per stream, not a timeout per event: content moves the deadline, and the timer, when it
+    fires before it, sets itself for the new one (it is set again at once only when the deadline comes
+    closer: the first content, when the idle timeout is shorter than the first). It cancels the
+    consuming task only while that task waits here for the upstream.
+    """
+
+    __slots__ = ("_events", "_idle", "_first", "_deadline", "_loop", "_started", "_timer", "_timer_at",
+                 "_waiting", "_expired")
 
     def __init__(self, events, up: Upstream):
         self._events = events
@@ -121,24 +128,53 @@ class _Paced:
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time() + self._first
         self._started = False
+        self._timer = None  # uvloop's handles do not say when they are due: _timer_at does
+        self._timer_at = 0.0
+        self._waiting = None  # the task waiting for the next event
+        self._expired = False
 
     def __aiter__(self):
         return self
 
     async def __anext__(self):
+        if self._timer is None:
+            self._arm()
+        self._waiting = asyncio.current_task()
         try:
-            async with asyncio.timeout_at(self._deadline):
-                event = await self._events.__anext__()
-        except TimeoutError:
+            event = await self._events.__anext__()
+        except asyncio.CancelledError:
+            if not self._expired:
+                raise
+            self._expired = False
+            self._waiting.uncancel()
             raise self._timeout() from None
         except BadRequest:
             raise
         except _MALFORMED as error:
             raise _unreadable(error) from None
+        finally:
+            self._waiting = None
         if _is_content(event):
             self._started = True
             self._deadline = self._loop.time() + self._idle
+            if self._timer is not None and self._timer_at > self._deadline:
+                self._timer.cancel()
+                self._timer = None
         return event
+
+    def _arm(self):
+        self._timer_at = self._deadline
+        self._timer = self._loop.call_at(self._deadline, self._expire)
+
+    def _expire(self):
+        self._timer = None
+        if self._loop.time() < self._deadline:  # content came since the timer was set
+            self._arm()
+        elif self._waiting is not None:
+            self._expired = True
+            self._waiting.cancel()
+        # Otherwise the consumer is busy elsewhere (writing to the client): the next wait sets the
+        # timer again, for a deadline already past, and the timeout comes then.
 
     def _timeout(self) -> UpstreamTimeout:
         if self._started:
@@ -146,6 +182,9 @@ class _Paced:
         return UpstreamTimeout(f"the upstream sent no content within {self._first:g}s")
 
     async def aclose(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         await self._events.aclose()
 
 
