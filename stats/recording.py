@@ -164,6 +164,7 @@ class Recorder:
         self._wake = threading.Event()
         self._thread = None
         self._lock = threading.Lock()
+        self._writing = threading.Lock()  # held while a batch is out of _pending and not yet written
         self._spool = None
         self.written = 0
         self.failures = 0
@@ -205,20 +206,21 @@ class Recorder:
 
     def write_pending(self) -> bool:
         """Write everything pending, a batch at a time; False when the database is unreachable."""
-        batch_size = settings.GATEWAY["LOG_BATCH_SIZE"]
-        while self._pending:
-            batch = [self._pending.popleft() for _ in range(min(batch_size, len(self._pending)))]
-            try:
-                written = self._write(batch)
-            except BaseException:
-                self._pending.extendleft(reversed(batch))  # whatever went wrong, the rows stay
-                raise
-            if not written:
-                self._pending.extendleft(reversed(batch))
-                self._spill_excess()
-                return False
-        LOG_BACKLOG.set(0)
-        return self._replay_spool()
+        with self._writing:
+            batch_size = settings.GATEWAY["LOG_BATCH_SIZE"]
+            while self._pending:
+                batch = [self._pending.popleft() for _ in range(min(batch_size, len(self._pending)))]
+                try:
+                    written = self._write(batch)
+                except BaseException:
+                    self._pending.extendleft(reversed(batch))  # whatever went wrong, the rows stay
+                    raise
+                if not written:
+                    self._pending.extendleft(reversed(batch))
+                    self._spill_excess()
+                    return False
+            LOG_BACKLOG.set(0)
+            return self._replay_spool()
 
     def _write(self, batch: list) -> bool:
         try:
@@ -291,6 +293,9 @@ class Recorder:
         while self._pending and time.monotonic() < deadline:
             if not self.write_pending():
                 time.sleep(0.2)
+        # A batch the writer thread took may still be on its way: written is when the lock comes back.
+        if self._writing.acquire(timeout=max(deadline - time.monotonic(), 0.01)):
+            self._writing.release()
         if self._pending:
             self.spill_all()
             return False
