@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 import httpx
 import orjson
 from asgiref.sync import sync_to_async
-from django.db import OperationalError, close_old_connections
 
+from accounts.state import retry_busy
 from gateway.errors import GatewayError, NetworkError, UpstreamError
 from gateway.shared import prefixed, shared_state
 from gateway.snapshot import AccountConf, ProviderConf
@@ -71,20 +71,9 @@ def _persist(account_id: int, token: str, expires_at: float):
     from accounts.models import Account
 
     # update() skips signals on purpose: a token refresh is not a configuration change. The field
-    # encrypts the value itself.
-    for attempt in range(1, PERSIST_ATTEMPTS + 1):
-        try:
-            Account.objects.filter(id=account_id).update(
-                access_token=token, token_expires_at=datetime.fromtimestamp(expires_at, timezone.utc))
-            return
-        except OperationalError:  # busy (SQLite: the request log's writer) or briefly away: try again shortly
-            if attempt == PERSIST_ATTEMPTS:
-                raise
-            close_old_connections()
-            time.sleep(0.1 * attempt)
-
-
-PERSIST_ATTEMPTS = 4
+    # encrypts the value itself. The request log's writer may hold SQLite for a moment: retry_busy.
+    retry_busy(Account.objects.filter(id=account_id).update,
+               access_token=token, token_expires_at=datetime.fromtimestamp(expires_at, timezone.utc))
 
 
 class OAuthTokens:

@@ -20,7 +20,7 @@ from accounts.models import Account, Health
 from gateway.shared import sync_state
 from gateway.snapshot import bump_config_version
 
-__all__ = ["later", "save_failure", "save_project", "restore", "live_state", "LiveState"]
+__all__ = ["later", "retry_busy", "save_failure", "save_project", "restore", "live_state", "LiveState"]
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +30,32 @@ def later(func, *args):
     asyncio.get_running_loop().run_in_executor(None, _quietly, func, args)
 
 
-def _quietly(func, args, attempts: int = 4):
-    for attempt in range(1, attempts + 1):
+def _quietly(func, args):
+    try:
+        return retry_busy(func, *args)
+    except OperationalError:
+        log.exception("background work %s failed %d times", func.__name__, BUSY_ATTEMPTS)
+    except Exception:
+        log.exception("background work %s failed", func.__name__)
+    return None
+
+
+def retry_busy(func, *args, **kwargs):
+    """``func(*args, **kwargs)``, tried again shortly while the database is busy or briefly unreachable (SQLite's
+    lock held by another writer, a MySQL deadlock); the error of the last try is raised. The thread's
+    connection is checked after each try."""
+    for attempt in range(1, BUSY_ATTEMPTS + 1):
         try:
-            return func(*args)
-        except OperationalError:  # busy or briefly unreachable: worth another try, shortly
-            if attempt == attempts:
-                log.exception("background work %s failed %d times", func.__name__, attempts)
+            return func(*args, **kwargs)
+        except OperationalError:
+            if attempt == BUSY_ATTEMPTS:
+                raise
             time.sleep(0.1 * attempt)
-        except Exception:
-            log.exception("background work %s failed", func.__name__)
-            return None
         finally:
             close_old_connections()
+
+
+BUSY_ATTEMPTS = 4
 
 
 def save_failure(account_id: int, health: str, message: str):

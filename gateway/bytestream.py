@@ -31,16 +31,11 @@ def _has_boundary(data, start: int) -> bool:
 def _events(data: bytes):
     """The complete events of ``data``, in order. Found with ``find``: a pattern searched again from
     every position of an incomplete tail would cost the square of its length."""
-    if b"\r" not in data:  # the usual stream: one ending to look for
-        start = 0
-        while (found := data.find(b"\n\n", start)) >= 0:
-            yield data[start:found + 2], found + 2
-            start = found + 2
-        return
+    endings = _ENDINGS if b"\r" in data else (b"\n\n",)  # the usual stream: one ending to look for
     start = 0
     while True:
         end = -1
-        for ending in _ENDINGS:
+        for ending in endings:
             found = data.find(ending, start)
             if found >= 0 and (end < 0 or found + len(ending) < end):
                 end = found + len(ending)
@@ -183,10 +178,11 @@ class ByteStream:
         kept, content, end, whole = [], False, 0, True
         for event, end in _events(data):
             seen = self._reader.read(event, self)
-            if self._failure or (seen & USAGE_ONLY and self._hide_usage):
+            if self._failure:
                 whole = False
-                if self._failure:
-                    break
+                break
+            if seen & USAGE_ONLY and self._hide_usage:
+                whole = False
                 continue
             content = content or bool(seen & CONTENT)
             kept.append(event)

@@ -9,14 +9,12 @@ the oldest are forgotten. Finding a stored response is a single primary-key quer
 import asyncio
 import datetime
 import threading
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 
-from accounts.state import later
+from accounts.state import later, retry_busy
 from gateway.models import StoredResponse
 
 __all__ = ["Kept", "ResponseStore", "store", "purge_old_responses"]
@@ -102,21 +100,7 @@ def _delete(response_id: str, key_id: int) -> bool:
 
 
 async def _in_thread(func, *args):
-    return await asyncio.to_thread(_closing, func, *args)
-
-
-def _closing(func, *args, attempts: int = 4):
-    """``func(*args)``, tried again shortly when the database was busy: the row's writer may hold it
-    (SQLite's lock; a MySQL deadlock) for a moment."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return func(*args)
-        except OperationalError:
-            if attempt == attempts:
-                raise
-            time.sleep(0.05 * attempt)
-        finally:
-            close_old_connections()
+    return await asyncio.to_thread(retry_busy, func, *args)
 
 
 def purge_old_responses(days: int | None = None, batch: int = PURGE_BATCH) -> int:
