@@ -13,16 +13,18 @@ Usage (one line of output each):
   measure.py cell NAME MODE CONNS SNAP0 SNAP1 WRK_OUT [KEY=VALUE...]
                                            one JSON result line for a load cell (the pairs added to it)
   measure.py redis-clear URL PREFIX        deletes the keys under PREFIX; prints how many; fails if Redis is down
+  measure.py paired FILE                   bench/compare.sh's summary of its JSON lines (one per build a round)
 """
 import json
 import os
 import re
 import socket
+import statistics
 import sys
 import time
 import urllib.request
 
-__all__ = ["free_ports", "wait_ready", "snapshot", "settle", "parse_wrk", "cell_result", "clear_redis", "record"]
+__all__ = ["free_ports", "wait_ready", "snapshot", "settle", "parse_wrk", "cell_result", "clear_redis", "record", "paired"]
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
@@ -182,6 +184,28 @@ def record(pairs):
     return result
 
 
+def paired(lines):
+    """Each round loaded both builds one after the other: the ratio new/old within a round cancels most of
+    what the machine did meanwhile; the median of the rounds' ratios is the comparison."""
+    rounds = {}
+    for line in lines:
+        cell = json.loads(line)
+        rounds.setdefault(cell["round"], {})[cell["build"]] = cell
+    pairs = [(r["old"], r["new"]) for r in rounds.values() if {"old", "new"} <= r.keys()]
+    out = []
+    for name, key in (("req/s", "rps"), ("CPU ms/request", "cpu_ms_per_req"), ("p50 ms", "p50_ms")):
+        old = [o[key] for o, n in pairs if o[key] and n[key]]
+        new = [n[key] for o, n in pairs if o[key] and n[key]]
+        if not old:
+            continue
+        ratios = sorted(b / a for a, b in zip(old, new))
+        out.append(f"{name:16} old {statistics.median(old):9.3f}  new {statistics.median(new):9.3f}  "
+                   f"new/old median {statistics.median(ratios):.3f}  (rounds {min(ratios):.3f}..{max(ratios):.3f})")
+    errors = sum(c["non2xx"] + c["socket_errors"] for pair in pairs for c in pair)
+    out.append(f"{len(pairs)} rounds, {errors} errors")
+    return "\n".join(out)
+
+
 def main(command, *args):
     if command == "ports":
         print(*free_ports(int(args[0])))
@@ -210,6 +234,9 @@ def main(command, *args):
             print(clear_redis(args[0], args[1]))
         except Exception as exc:  # any Redis or URL error: the caller reports it
             sys.exit(f"Redis at {args[0]}: {exc}")
+    elif command == "paired":
+        with open(args[0]) as f:
+            print(paired(f))
     else:
         sys.exit(f"unknown command {command}")
 
