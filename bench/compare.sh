@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Paired A/B of two builds of the gateway: the working tree ("new") against a git revision ("old").
+# Paired A/B of two builds of the gateway: the working tree ("new") against a git revision or another
+# checkout's directory ("old"; the directory is served as it is, with this tree's .venv).
 # On a shared machine req/s moves by a quarter between runs; serving both builds at once (both on core 0,
 # nginx and wrk on core 1) and loading them in turn, old and new alternating first, the ratio within a
 # round cancels most of that. Prints the median of the rounds' ratios.
-# Usage: bench/compare.sh [REV] [stream|non-stream] [ROUNDS] [SECONDS] [CONNS]   (HEAD non-stream 8 5 16)
+# Usage: bench/compare.sh [REV|DIR] [stream|non-stream] [ROUNDS] [SECONDS] [CONNS]   (HEAD non-stream 8 5 16)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,13 +27,18 @@ cleanup() {
 trap cleanup EXIT
 
 read -r JSON_PORT SSE_PORT OLD_PORT NEW_PORT <<< "$(measure ports 4)"
-mkdir -p "$WORK/tmp" "$WORK/old"
-git archive "$REV" | tar -x -C "$WORK/old"
+mkdir -p "$WORK/tmp"
+if [ -d "$REV" ]; then
+  OLD_TREE=$(cd "$REV" && pwd)
+else
+  OLD_TREE=$WORK/old
+  mkdir -p "$OLD_TREE" && git archive "$REV" | tar -x -C "$OLD_TREE"
+fi
 sed -e "s|__DIR__|$WORK|g" -e "s|__JSON_PORT__|$JSON_PORT|g" -e "s|__SSE_PORT__|$SSE_PORT|g" \
   bench/nginx.conf.template > "$WORK/nginx.conf"
 taskset -c 1 nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log"
 
-declare -A PORT=([old]=$OLD_PORT [new]=$NEW_PORT) TREE=([old]=$WORK/old [new]=$ROOT) PID
+declare -A PORT=([old]=$OLD_PORT [new]=$NEW_PORT) TREE=([old]=$OLD_TREE [new]=$ROOT) PID
 for build in old new; do
   (
     cd "${TREE[$build]}"
