@@ -54,7 +54,7 @@ for build in old new; do
 done
 
 if [ "$MODE" = stream ]; then MODEL=gpt-bench-stream STREAM=1; else MODEL=gpt-bench STREAM=0; fi
-BODY="{\"model\":\"$MODEL\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+BODY="{\"model\":\"$MODEL\",\"stream\":$( ((STREAM)) && echo true || echo false),\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
 url() { echo "http://127.0.0.1:${PORT[$1]}/v1/chat/completions"; }
 load() {
   BENCH_MODEL=$MODEL BENCH_STREAM=$STREAM BENCH_KEY=$KEY \

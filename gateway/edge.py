@@ -12,6 +12,7 @@ from gateway.endpoints.common import Context
 from gateway.errors import GatewayError
 from gateway.health import health
 from gateway.http import ClientDisconnected, Exchange, error_headers, head_too_large
+from gateway.logs import log_fields
 from gateway.metrics import ACTIVE, child, observe_call
 from gateway.relay import Call, Relay
 from gateway.snapshot import holder
@@ -142,13 +143,8 @@ def _provider_name(call: Call) -> str:
 
 
 def _log_line(call: Call, provider: str):
-    """The request's JSON log line. The record is built here: the logger's own way looks up the caller's
-    frame and merges ``extra`` key by key, several microseconds a request for nothing the line shows."""
-    if not log.isEnabledFor(logging.INFO):
-        return
     usage = call.usage
-    record = logging.LogRecord(log.name, logging.INFO, __file__, 0, "request", None, None)
-    record.__dict__.update({
+    log_fields(log, logging.INFO, "request", {
         "request_id": call.request_id, "format": call.client_format, "endpoint": call.endpoint,
         "model": call.requested_model, "upstream_model": call.upstream_model, "provider": provider,
         "account_id": call.account_id, "status_code": call.status, "error_type": call.error_type,
@@ -157,4 +153,3 @@ def _log_line(call: Call, provider: str):
         "prompt_tokens": usage.prompt_tokens if usage else 0,
         "completion_tokens": usage.completion_tokens if usage else 0,
     })
-    log.handle(record)

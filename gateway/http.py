@@ -18,6 +18,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 JSON = b"application/json"
 SSE = b"text/event-stream"
 MAX_JSON_DEPTH = 64  # far beyond any real request (tool schemas included); orjson's own limit is 1024
+WATCH_AFTER_SECONDS = 0.05  # a client gone sooner is noticed then; see run_until_disconnect
 # Fields some gateways read from the body to pick the upstream, its credentials or extra headers.
 # Here the configuration alone says where a request goes: a client that sends one is told so.
 ROUTING_FIELDS = frozenset({
@@ -166,22 +167,33 @@ def error_headers(error: GatewayError) -> tuple:
 
 
 async def run_until_disconnect(exchange: Exchange, work):
-    """Await ``work`` (a coroutine) in this task; if the client goes away first, cancel it at once.
+    """Await ``work`` (a coroutine) in this task; if the client goes away first, cancel it.
 
-    The work runs in the caller's task, and one small task watches for the disconnect (a second task
-    for the work and a wait on both did the same at a higher cost).
+    The work runs in the caller's task, and a small task watches for the disconnect. Most answers take a
+    few milliseconds, so the watcher only starts for work still running after WATCH_AFTER_SECONDS: a quick
+    answer costs a timer instead of a task. A client gone before then is seen then (the server keeps the
+    disconnect for the next receive), which is soon enough to spare the upstream a long generation.
     """
     task = asyncio.current_task()
-    watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(exchange.receive, task))
+    loop = asyncio.get_running_loop()
+    watcher = None
+
+    def start_watching():
+        nonlocal watcher
+        watcher = loop.create_task(_cancel_on_disconnect(exchange.receive, task))
+
+    timer = loop.call_later(WATCH_AFTER_SECONDS, start_watching)
     try:
         return await work
     except asyncio.CancelledError:
-        if watcher.done() and not watcher.cancelled():
+        if watcher is not None and watcher.done() and not watcher.cancelled():
             task.uncancel()
             raise ClientDisconnected() from None
         raise  # the server's own cancellation (shutdown)
     finally:
-        watcher.cancel()
+        timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
 
 
 async def _cancel_on_disconnect(receive, task: asyncio.Task):

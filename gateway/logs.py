@@ -8,7 +8,7 @@ import time
 
 import orjson
 
-__all__ = ["JsonFormatter", "BufferedStreamHandler"]
+__all__ = ["JsonFormatter", "BufferedStreamHandler", "log_fields"]
 
 FLUSH_SECONDS = 0.25
 
@@ -19,21 +19,23 @@ class JsonFormatter(logging.Formatter):
     _stamp = (-1, "")  # (a second, its date and time): many lines a second, formatted once
 
     def format(self, record: logging.LogRecord) -> str:
-        second = int(record.created)
+        fields = {key: value for key, value in vars(record).items() if key not in _STANDARD}
+        if record.exc_info:
+            fields["exception"] = self.formatException(record.exc_info)
+        return self.line(record.created, record.levelname, record.name, record.getMessage(), fields)
+
+    def line(self, created: float, level: str, name: str, message: str, fields: dict) -> str:
+        second = int(created)
         stamp = self._stamp
         if stamp[0] != second:
             stamp = self._stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
         entry = {
-            "timestamp": f"{stamp[1]}.{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
+            "timestamp": f"{stamp[1]}.{int((created - second) * 1000):03d}Z",
+            "level": level.lower(),
+            "logger": name,
+            "message": message,
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD:
-                entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        entry.update(fields)
         return orjson.dumps(entry, default=str).decode()
 
 
@@ -67,3 +69,43 @@ class BufferedStreamHandler(logging.StreamHandler):
         while True:
             time.sleep(FLUSH_SECONDS)
             self.flush()
+
+    def write_line(self, line: str):
+        with self.lock:
+            self.stream.write(line + self.terminator)
+
+
+def _plain_handlers(logger: logging.Logger, level: int):
+    """The handlers a record of `level` from `logger` reaches, when they are all buffered JSON handlers with
+    no filter on the way (the shipped configuration); None otherwise."""
+    found = []
+    current = logger
+    while current:
+        if current.filters:
+            return None
+        for handler in current.handlers:
+            if (type(handler) is not BufferedStreamHandler or type(handler.formatter) is not JsonFormatter
+                    or handler.filters):
+                return None
+            if level >= handler.level:
+                found.append(handler)
+        current = current.parent if current.propagate else None
+    return found
+
+
+def log_fields(logger: logging.Logger, level: int, message: str, fields: dict):
+    """``logger.log(level, message, extra=fields)`` for a line written on every request: with the shipped
+    handlers the line is formatted and buffered directly; building a LogRecord and passing it down the handler
+    chain cost about 5 % of a relayed request. Any other configuration gets a LogRecord as usual."""
+    if not logger.isEnabledFor(level):
+        return
+    handlers = _plain_handlers(logger, level)
+    if handlers is None:
+        logger.log(level, message, extra=fields)
+        return
+    created = time.time()
+    level_name = logging.getLevelName(level)
+    for handler in handlers:
+        handler.write_line(handler.formatter.line(created, level_name, logger.name, message, fields))
+        if level >= logging.WARNING:
+            handler.flush()

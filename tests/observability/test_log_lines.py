@@ -6,7 +6,7 @@ import time
 
 import orjson
 
-from gateway.logs import FLUSH_SECONDS, BufferedStreamHandler, JsonFormatter
+from gateway.logs import FLUSH_SECONDS, BufferedStreamHandler, JsonFormatter, log_fields
 
 
 def read_available(fd: int) -> bytes:
@@ -49,3 +49,35 @@ def test_a_warning_goes_out_at_once_with_what_was_buffered_before_it():
     logger.info("first")
     logger.warning("then a warning")
     assert [line["message"] for line in lines_within(read_end, FLUSH_SECONDS / 2)] == ["first", "then a warning"]
+
+
+def test_log_fields_writes_the_line_logging_would_write():
+    logger, read_end = handler_on_a_pipe()
+    fields = {"request_id": "req_2", "status_code": 200, "duration_ms": 1.5, "error_type": None}
+    logger.info("request", extra=fields)
+    log_fields(logger, logging.INFO, "request", fields)
+    logger.handlers[0].flush()
+    through_logging, direct = lines_within(read_end, 1)
+    assert through_logging.pop("timestamp")[:4] == direct.pop("timestamp")[:4]
+    assert direct == through_logging == {"level": "info", "logger": logger.name, "message": "request", **fields}
+
+
+def test_log_fields_respects_the_level():
+    logger, read_end = handler_on_a_pipe()
+    logger.setLevel(logging.WARNING)
+    log_fields(logger, logging.INFO, "request", {"request_id": "req_3"})
+    logger.handlers[0].flush()
+    assert read_available(read_end) == b""
+
+
+def test_log_fields_goes_through_logging_when_a_filter_or_another_handler_is_configured(caplog):
+    logger, read_end = handler_on_a_pipe()
+    logger.addFilter(lambda record: record.request_id != "req_hidden")
+    log_fields(logger, logging.INFO, "request", {"request_id": "req_hidden"})
+    logger.handlers[0].flush()
+    assert read_available(read_end) == b""
+
+    other, _ = handler_on_a_pipe()
+    other.propagate = True  # caplog's handler on the root: not one of ours
+    log_fields(other, logging.INFO, "request", {"request_id": "req_4"})
+    assert [record.request_id for record in caplog.records] == ["req_4"]
