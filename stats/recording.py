@@ -11,9 +11,10 @@ import atexit
 import logging
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
+from itertools import chain
 from typing import NamedTuple
 
 from django.conf import settings
@@ -84,17 +85,15 @@ def _insert_plan(alias: str):
     ops = conn.ops
     fields = [f for f in RequestLog._meta.concrete_fields if not f.primary_key]
     converters = []
-    for field in fields:
+    for index, field in enumerate(fields):
         kind = field.get_internal_type()
         if kind == "DateTimeField":
-            converters.append(ops.adapt_datetimefield_value)
+            converters.append((index, ops.adapt_datetimefield_value))
         elif kind == "DecimalField":
-            converters.append(partial(ops.adapt_decimalfield_value, max_digits=field.max_digits,
-                                      decimal_places=field.decimal_places))
+            converters.append((index, partial(ops.adapt_decimalfield_value, max_digits=field.max_digits,
+                                              decimal_places=field.decimal_places)))
         elif kind == "GenericIPAddressField":
-            converters.append(ops.adapt_ipaddressfield_value)
-        else:
-            converters.append(None)
+            converters.append((index, ops.adapt_ipaddressfield_value))
     columns = ", ".join(ops.quote_name(f.column) for f in fields)
     table = ops.quote_name(RequestLog._meta.db_table)
     rows = ops.bulk_batch_size(fields, [None] * MAX_ROWS_PER_STATEMENT)
@@ -112,7 +111,7 @@ class _InsertPlan(NamedTuple):
     suffix: str  # what makes a stored request id a no-op
     rows_per_statement: int
     names: list
-    converters: list
+    converters: list  # (column index, converter) for the columns the database needs adapted
 
 
 MAX_ROWS_PER_STATEMENT = 500
@@ -135,20 +134,26 @@ def insert_rows(batch: list):
     params = []
     for values in batch:
         values["cost"] = cost_of(values)
-        row = [values.get(name) for name in plan.names]
-        params.append([c(v) if c is not None and v is not None else v for c, v in zip(plan.converters, row)])
+        row = list(map(values.get, plan.names))
+        for index, convert in plan.converters:
+            if row[index] is not None:
+                row[index] = convert(row[index])
+        params.append(row)
     with transaction.atomic(), connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         for start in range(0, len(params), plan.rows_per_statement):
             chunk = params[start:start + plan.rows_per_statement]
-            cursor.execute(_insert_sql(DEFAULT_DB_ALIAS, len(chunk)), [v for row in chunk for v in row])
+            cursor.execute(_insert_sql(DEFAULT_DB_ALIAS, len(chunk)), list(chain.from_iterable(chunk)))
 
 
 def _count_cost(batch: list):
     snapshot = holder.current
     names = {pid: p.name for pid, p in snapshot.providers.items()} if snapshot else {}
+    sums = defaultdict(float)
     for values in batch:
         if values["cost"]:
-            COST.labels(names.get(values["provider_id"], "-"), values["upstream_model"]).inc(float(values["cost"]))
+            sums[(values["provider_id"], values["upstream_model"])] += float(values["cost"])
+    for (provider_id, model), cost in sums.items():
+        COST.labels(names.get(provider_id, "-"), model).inc(cost)
 
 
 class Recorder:
