@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Paired A/B of two builds of the gateway: the working tree ("new") against a git revision or another
-# checkout's directory ("old"; the directory is served as it is, with this tree's .venv).
+# checkout's directory ("old"; the directory is served as it is, with this tree's .venv), or against the
+# minimal pass-through (bench/passthrough.py) when REV is "passthrough": the goal's ratio, paired.
 # On a shared machine req/s moves by a quarter between runs; serving both builds at once (both on core 0,
 # nginx and wrk on core 1) and loading them in turn, old and new alternating first, the ratio within a
 # round cancels most of that. Prints the median of the rounds' ratios.
-# Usage: bench/compare.sh [REV|DIR] [stream|non-stream] [ROUNDS] [SECONDS] [CONNS]   (HEAD non-stream 8 5 16)
+# Usage: bench/compare.sh [REV|DIR|passthrough] [stream|non-stream] [ROUNDS] [SECONDS] [CONNS]   (HEAD non-stream 8 5 16)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -28,7 +29,9 @@ trap cleanup EXIT
 
 read -r JSON_PORT SSE_PORT OLD_PORT NEW_PORT <<< "$(measure ports 4)"
 mkdir -p "$WORK/tmp"
-if [ -d "$REV" ]; then
+if [ "$REV" = passthrough ]; then
+  OLD_TREE=
+elif [ -d "$REV" ]; then
   OLD_TREE=$(cd "$REV" && pwd)
 else
   OLD_TREE=$WORK/old
@@ -41,6 +44,11 @@ taskset -c 1 nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log"
 declare -A PORT=([old]=$OLD_PORT [new]=$NEW_PORT) TREE=([old]=$OLD_TREE [new]=$ROOT) PID
 for build in old new; do
   (
+    if [ "$build" = old ] && [ -z "$OLD_TREE" ]; then
+      exec env BENCH_UPSTREAM_JSON="http://127.0.0.1:$JSON_PORT/v1" BENCH_UPSTREAM_SSE="http://127.0.0.1:$SSE_PORT/v1" \
+        taskset -c 0 "$PY" -m uvicorn passthrough:app --app-dir bench --host 127.0.0.1 --port "${PORT[old]}" \
+        --loop uvloop --http httptools --no-access-log --log-level warning > "$WORK/old.log" 2>&1
+    fi
     cd "${TREE[$build]}"
     export GATEWAY_DATA_DIR=$WORK/data-$build BENCH_JSON_PORT=$JSON_PORT BENCH_SSE_PORT=$SSE_PORT
     mkdir -p "$GATEWAY_DATA_DIR"
