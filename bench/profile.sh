@@ -39,7 +39,7 @@ PID=$!
 
 if [ "$MODE" = stream ]; then MODEL=gpt-bench-stream STREAM=1; else MODEL=gpt-bench STREAM=0; fi
 URL=http://127.0.0.1:$PORT/v1/chat/completions
-py wait "$URL" "{\"model\":\"$MODEL\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" "$KEY" "$(date +%s.%N)" >/dev/null
+py wait "$URL" "{\"model\":\"$MODEL\",\"stream\":$( ((STREAM)) && echo true || echo false),\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" "$KEY" "$(date +%s.%N)" >/dev/null
 load() { BENCH_MODEL=$MODEL BENCH_STREAM=$STREAM BENCH_KEY=$KEY taskset -c 1 wrk -t1 -c"$CONNS" -d"$1"s -s bench/post.lua "$URL"; }
 load 3 > /dev/null  # warm up
 
