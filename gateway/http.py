@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 import orjson
 from django.conf import settings
 
+from gateway.deadlines import at, within
 from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from gateway.forwarded import client_address
 
@@ -76,7 +77,7 @@ class Exchange:
             raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
         seconds = conf["BODY_TIMEOUT_SECONDS"]
         try:
-            async with asyncio.timeout(seconds):
+            async with within(seconds):
                 return await self._read_body(limit)
         except TimeoutError:
             raise InvalidRequest(f"the request body did not arrive within {seconds:g}s", status=408) from None
@@ -176,8 +177,9 @@ async def run_until_disconnect(exchange: Exchange, work):
 
     The work runs in the caller's task, and a small task watches for the disconnect. Most answers take a
     few milliseconds, so the watcher only starts for work still running after WATCH_AFTER_SECONDS: a quick
-    answer costs a timer instead of a task. A client gone before then is seen then (the server keeps the
-    disconnect for the next receive), which is soon enough to spare the upstream a long generation.
+    answer costs a coarse deadline (gateway.deadlines) instead of a task. A client gone before then is
+    seen then (the server keeps the disconnect for the next receive), which is soon enough to spare the
+    upstream a long generation.
     """
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -187,7 +189,7 @@ async def run_until_disconnect(exchange: Exchange, work):
         nonlocal watcher
         watcher = loop.create_task(_cancel_on_disconnect(exchange.receive, task))
 
-    timer = loop.call_later(WATCH_AFTER_SECONDS, start_watching)
+    timer = at(loop.time() + WATCH_AFTER_SECONDS, start_watching)
     try:
         return await work
     except asyncio.CancelledError:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from accounts.oauth import OAuthTokens
 from accounts.pool import AccountPool, classify
 from accounts.selection import candidates
+from gateway import deadlines
 from gateway.bytestream import ByteStream, Piece, Produced, stream_failure
 from gateway.errors import (
     GatewayError, InvalidRequest, NetworkError, NoAccount, RateLimited, UpstreamError, UpstreamTimeout,
@@ -113,22 +114,23 @@ class _Paced:
     to no event and bookkeeping events (Start, UsageUpdate) carry no content, so neither resets the
     clock; a long stream that keeps producing is never cut.
 
-    One timer per stream, not a timeout per event: content moves the deadline, and the timer, when it
-    fires before it, sets itself for the new one (it is set again at once only when the deadline comes
-    closer: the first content, when the idle timeout is shorter than the first). It cancels the
-    consuming task only while that task waits here for the upstream.
+    One coarse deadline per stream (gateway.deadlines), not a timeout per event: content moves the
+    time it is due, and the deadline, when it comes before that, sets itself for the new time (it is
+    set again at once only when the time comes closer: the first content, when the idle timeout is
+    shorter than the first). It cancels the consuming task only while that task waits here for the
+    upstream.
     """
 
-    __slots__ = ("_events", "_idle", "_first", "_deadline", "_loop", "_started", "_timer", "_timer_at",
+    __slots__ = ("_events", "_idle", "_first", "_due", "_loop", "_started", "_timer", "_timer_at",
                  "_waiting", "_expired")
 
     def __init__(self, events, up: Upstream):
         self._events = events
         self._first, self._idle = up.provider.timeout, up.provider.idle_timeout
         self._loop = asyncio.get_running_loop()
-        self._deadline = self._loop.time() + self._first
+        self._due = self._loop.time() + self._first
         self._started = False
-        self._timer = None  # uvloop's handles do not say when they are due: _timer_at does
+        self._timer = None
         self._timer_at = 0.0
         self._waiting = None  # the task waiting for the next event
         self._expired = False
@@ -156,25 +158,25 @@ class _Paced:
             self._waiting = None
         if _is_content(event):
             self._started = True
-            self._deadline = self._loop.time() + self._idle
-            if self._timer is not None and self._timer_at > self._deadline:
+            self._due = self._loop.time() + self._idle
+            if self._timer is not None and self._timer_at > self._due:
                 self._timer.cancel()
                 self._timer = None
         return event
 
     def _arm(self):
-        self._timer_at = self._deadline
-        self._timer = self._loop.call_at(self._deadline, self._expire)
+        self._timer_at = self._due
+        self._timer = deadlines.at(self._due, self._expire)
 
     def _expire(self):
         self._timer = None
-        if self._loop.time() < self._deadline:  # content came since the timer was set
+        if self._loop.time() < self._due:  # content came since the deadline was set
             self._arm()
         elif self._waiting is not None:
             self._expired = True
             self._waiting.cancel()
         # Otherwise the consumer is busy elsewhere (writing to the client): the next wait sets the
-        # timer again, for a deadline already past, and the timeout comes then.
+        # deadline again, for a time already past, and the timeout comes then.
 
     def _timeout(self) -> UpstreamTimeout:
         if self._started:

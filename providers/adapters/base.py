@@ -6,7 +6,6 @@ request and how to authenticate. An adapter that is not HTTP (the mock) override
 and ``stream`` directly.
 """
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ import httpx
 import orjson
 
 from gateway.bytestream import ByteStream, DecodedReader
+from gateway.deadlines import within
 from gateway.errors import GatewayError, NetworkError, UpstreamError, UpstreamTimeout
 from gateway.snapshot import AccountConf, ProviderConf
 from proxies.clients import egress_for
@@ -189,7 +189,7 @@ class HttpAdapter(Adapter):
     async def post(self, up: Upstream, url: str, body: dict) -> bytes:
         """The whole body of a successful answer: its head and body within the provider's timeout."""
         try:
-            async with asyncio.timeout(up.provider.timeout):
+            async with within(up.provider.timeout):
                 response = await self._send(up, url, body)
                 try:
                     return await _read_body(response, MAX_RESPONSE_BODY)
@@ -218,7 +218,7 @@ class HttpAdapter(Adapter):
     async def open(self, up: Upstream, url: str, body: dict) -> httpx.Response:
         """Send the request and wait, within the provider's timeout, for the response head."""
         try:
-            async with asyncio.timeout(up.provider.timeout):
+            async with within(up.provider.timeout):
                 return await self._send(up, url, body)
         except TimeoutError:
             raise UpstreamTimeout(f"the upstream did not answer within {up.provider.timeout:g}s") from None
@@ -248,7 +248,7 @@ class HttpAdapter(Adapter):
 
     async def _read_all(self, up: Upstream, response: httpx.Response, limit: int) -> bytes:
         try:
-            async with asyncio.timeout(up.provider.timeout):
+            async with within(up.provider.timeout):
                 return await _read_body(response, limit)
         except TimeoutError:
             raise UpstreamTimeout(f"the upstream did not finish its answer within {up.provider.timeout:g}s") from None
