@@ -28,20 +28,28 @@ def _has_boundary(data, start: int) -> bool:
     return any(data.find(ending, start) >= 0 for ending in _ENDINGS)
 
 
-def _events(data: bytes):
-    """The complete events of ``data``, in order. Found with ``find``: a pattern searched again from
-    every position of an incomplete tail would cost the square of its length."""
-    endings = _ENDINGS if b"\r" in data else (b"\n\n",)  # the usual stream: one ending to look for
-    start = 0
+def _events(data: bytes) -> list:
+    """(event, end) for the complete events of ``data``, in order. Found with ``find``: a pattern
+    searched again from every position of an incomplete tail would cost the square of its length."""
+    if b"\r" not in data:  # the usual stream: one ending to look for
+        found, start = [], 0
+        end = data.find(b"\n\n")
+        while end >= 0:
+            end += 2
+            found.append((data[start:end], end))
+            start = end
+            end = data.find(b"\n\n", start)
+        return found
+    found, start = [], 0
     while True:
         end = -1
-        for ending in endings:
-            found = data.find(ending, start)
-            if found >= 0 and (end < 0 or found + len(ending) < end):
-                end = found + len(ending)
+        for ending in _ENDINGS:
+            at = data.find(ending, start)
+            if at >= 0 and (end < 0 or at + len(ending) < end):
+                end = at + len(ending)
         if end < 0:
-            return
-        yield data[start:end], end
+            return found
+        found.append((data[start:end], end))
         start = end
 
 

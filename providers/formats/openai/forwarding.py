@@ -9,8 +9,7 @@ import orjson
 from providers.formats.sse import CONTENT, USAGE_ONLY, event_data
 from providers.types import StreamError, Usage
 
-from ._common import _string
-from .responses import _parse_usage, _reasoning_text
+from .responses import _parse_usage
 from .streams import _INVALID_JSON, _error_fields
 
 __all__ = ["forward_request", "hides_usage", "response_usage", "ChunkReader"]
@@ -48,6 +47,10 @@ class ChunkReader:
         self._done = False
 
     def read(self, event: bytes, into) -> int:
+        if self._done:
+            return 0
+        if event.startswith(b"data: ") and event.find(b"\n") == len(event) - 2:  # the usual event, inline
+            return self._data(event[6:-2], into)
         seen = 0
         for data in event_data(event):
             if not self._done:
@@ -65,14 +68,16 @@ class ChunkReader:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
             chunk = None
-        if not isinstance(chunk, dict):
+        if type(chunk) is not dict:
             return self._fail(into, "server_error", _INVALID_JSON)
         if "error" in chunk:
             return self._fail(into, *_error_fields(chunk["error"]))
         seen = 0
-        for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) == 0:
-                seen |= _choice(choice, into)
+        choices = chunk.get("choices")
+        if choices:
+            for choice in choices:
+                if choice.get("index", 0) == 0:
+                    seen |= _choice(choice, into)
         usage = chunk.get("usage")
         if usage:
             into.usage = _parse_usage(usage)
@@ -85,18 +90,30 @@ class ChunkReader:
         return 0
 
 
+def _first_text(delta: dict, name: str, other: str) -> str:
+    value = delta.get(name)
+    if type(value) is str and value:
+        return value
+    value = delta.get(other)
+    return value if type(value) is str else ""
+
+
 def _choice(choice: dict, into) -> int:
     seen = 0
-    delta = choice.get("delta") or {}
-    for text in (_reasoning_text(delta), _string(delta.get("content")) or _string(delta.get("refusal"))):
-        if text:
-            into.produced.add(text)
+    delta = choice.get("delta")
+    if delta:
+        # DeepSeek, GLM and Qwen write reasoning_content; OpenRouter and newer vLLM write reasoning.
+        for text in (_first_text(delta, "reasoning_content", "reasoning"), _first_text(delta, "content", "refusal")):
+            if text:
+                into.produced.add(text)
+                seen = CONTENT
+        calls = delta.get("tool_calls")
+        if calls:
             seen = CONTENT
-    for call in delta.get("tool_calls") or ():
-        seen = CONTENT
-        arguments = (call.get("function") or {}).get("arguments")
-        if arguments:
-            into.produced.add(arguments)
+            for call in calls:
+                arguments = (call.get("function") or {}).get("arguments")
+                if arguments:
+                    into.produced.add(arguments)
     if choice.get("finish_reason"):
         into.finished = True
         seen = CONTENT
