@@ -1,9 +1,9 @@
 """The request log's writer on its own: CPU per row as the table grows.
 
 The writer shares the server's core (and its interpreter lock) with the relay, so its cost per row is part
-of every request's. This writes log entries shaped like the relay's through ``insert_rows`` into a fresh
-database (SQLite in a temporary GATEWAY_DATA_DIR unless DATABASE_URL says otherwise) and prints the CPU
-per row every STEP rows.
+of every request's. This hands log entries shaped like the relay's to the writer's work on a batch (the
+insert, then the cost metric, the live counters and the live tail) against a fresh database (SQLite in a
+temporary GATEWAY_DATA_DIR unless DATABASE_URL says otherwise) and prints the CPU per row every STEP rows.
 
 Usage: .venv/bin/python bench/log_writer.py [ROWS] [STEP]      (200000 25000)
 """
@@ -27,7 +27,7 @@ from datetime import datetime, timezone  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from gateway.http import request_id_from  # noqa: E402
-from stats.recording import insert_rows  # noqa: E402
+from stats.recording import recorder  # noqa: E402
 
 BATCH = 500
 
@@ -50,7 +50,7 @@ def main(rows: int = 200_000, step: int = 25_000):
     while written < rows:
         batch = entries(BATCH)
         started = time.process_time()
-        insert_rows(batch)
+        assert recorder._write(batch)
         cpu += time.process_time() - started
         written += BATCH
         if written % step == 0:
