@@ -119,11 +119,15 @@ async def _stream(ctx: Context, codec, request: ChatRequest, body: dict | None, 
                   options: dict):
     call, exchange = ctx.call, ctx.exchange
     events = await _translate(ctx.relay.open_stream(ctx.snapshot, call, request, body))
-    # On the fast path the encoder only ever speaks for a failure: the upstream's bytes are the rest.
-    encoder = codec.StreamEncoder(request, call.request_id, int(time.time()), **options)
+
+    def new_encoder():
+        return codec.StreamEncoder(request, call.request_id, int(time.time()), **options)
+
+    # On the fast path the upstream's bytes are the stream: an encoder is made only to report a failure.
+    encoder = None if call.forwarded else new_encoder()
     await exchange.start_stream(content_type)
     try:
-        if call.forwarded:
+        if encoder is None:
             async for chunk in events:
                 await exchange.write(chunk)
         else:
@@ -131,8 +135,9 @@ async def _stream(ctx: Context, codec, request: ChatRequest, body: dict | None, 
                 await exchange.write(encoder.encode(event))
     except GatewayError as error:
         call.fail(error)
+        encoder = encoder if encoder is not None else new_encoder()
         await exchange.end_stream(encoder.fail(error.error_type, error.message))
         return
     finally:
         await events.aclose()
-    await exchange.end_stream(b"" if call.forwarded else encoder.end())
+    await exchange.end_stream(b"" if encoder is None else encoder.end())
