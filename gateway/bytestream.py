@@ -55,13 +55,17 @@ def _events(data: bytes) -> list:
 
 class Produced:
     """What a stream gave the client, for a token estimate when the upstream reports none. Memory is
-    bounded: past SAMPLE characters only the count grows, and the estimate scales the sample's."""
+    bounded: past SAMPLE characters only the count grows, and the estimate scales the sample's.
+
+    A reader may hand over an event's raw data instead of its text (``add_unread``): most streams end
+    with the upstream's own usage, and then nothing needs reading; the estimate reads them if asked."""
 
     SAMPLE = 64 * 1024
-    __slots__ = ("parts", "sampled", "chars")
+    __slots__ = ("parts", "sampled", "chars", "_unread", "_unread_sampled", "_unread_bytes", "_read")
 
     def __init__(self):
         self.parts, self.sampled, self.chars = [], 0, 0
+        self._unread, self._unread_sampled, self._unread_bytes, self._read = [], 0, 0, None
 
     def add(self, text: str):
         self.chars += len(text)
@@ -69,11 +73,23 @@ class Produced:
             self.parts.append(text)
             self.sampled += len(text)
 
+    def add_unread(self, data: bytes, read):
+        """An event's raw data, and ``read``, which gives its text, for later."""
+        self._read = read
+        self._unread_bytes += len(data)
+        if self._unread_sampled < self.SAMPLE:
+            self._unread.append(data)
+            self._unread_sampled += len(data)
+
     def tokens(self) -> int:
-        if not self.chars:
-            return 0
-        counted = count_text("".join(self.parts))
-        return counted if self.sampled >= self.chars else round(counted * self.chars / self.sampled)
+        tokens = 0
+        if self.chars:
+            counted = count_text("".join(self.parts))
+            tokens = counted if self.sampled >= self.chars else round(counted * self.chars / self.sampled)
+        if self._unread:
+            counted = count_text("".join(map(self._read, self._unread)))
+            tokens += round(counted * self._unread_bytes / self._unread_sampled)
+        return tokens
 
 
 class Piece:

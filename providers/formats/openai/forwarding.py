@@ -12,6 +12,8 @@ from providers.types import StreamError, Usage
 from .responses import _parse_usage
 from .streams import _INVALID_JSON, _error_fields
 
+_MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+
 __all__ = ["forward_request", "hides_usage", "response_usage", "ChunkReader"]
 
 
@@ -35,22 +37,37 @@ def response_usage(data) -> Usage:
     return _parse_usage(data.get("usage"))
 
 
+# In a chunk that has none of these, nothing but the text needs reading (compact JSON, as OpenAI and
+# most hosts write it; a chunk written otherwise is read whole, as is any that has one of them).
+_NOT_FINISHED = b'"finish_reason":null'
+_MUST_READ = (b'"usage"', b'"error"')
+
+
 class ChunkReader:
     """Reads a relayed ``chat.completion.chunk`` stream for what the gateway needs — usage, the finish,
     an error, the text produced — straight from each event's JSON, without the typed events the
     translating decoder builds (which cost more than the rest of the relay's work on a stream).
-    Like the decoder, it stops reading at ``[DONE]`` or an error."""
+    Like the decoder, it stops reading at ``[DONE]`` or an error.
 
-    __slots__ = ("_done",)
+    Once content has begun, a chunk that is plainly neither the end, nor usage, nor an error is content
+    and is not parsed: its text is read only if the upstream reports no usage (Produced.add_unread)."""
+
+    __slots__ = ("_done", "_started")
 
     def __init__(self):
         self._done = False
+        self._started = False
 
     def read(self, event: bytes, into) -> int:
         if self._done:
             return 0
         if event.startswith(b"data: ") and event.find(b"\n") == len(event) - 2:  # the usual event, inline
-            return self._data(event[6:-2], into)
+            data = event[6:-2]
+            if (self._started and _NOT_FINISHED in data and _MUST_READ[0] not in data
+                    and _MUST_READ[1] not in data):
+                into.produced.add_unread(data, _chunk_text)
+                return CONTENT
+            return self._data(data, into)
         seen = 0
         for data in event_data(event):
             if not self._done:
@@ -78,6 +95,8 @@ class ChunkReader:
             for choice in choices:
                 if choice.get("index", 0) == 0:
                     seen |= _choice(choice, into)
+        if seen:
+            self._started = True
         usage = chunk.get("usage")
         if usage:
             into.usage = _parse_usage(usage)
@@ -98,23 +117,35 @@ def _first_text(delta: dict, name: str, other: str) -> str:
     return value if type(value) is str else ""
 
 
+def _texts(delta: dict) -> list:
+    """What a delta produced: reasoning, the answer (or a refusal), tool call arguments."""
+    # DeepSeek, GLM and Qwen write reasoning_content; OpenRouter and newer vLLM write reasoning.
+    texts = [_first_text(delta, "reasoning_content", "reasoning"), _first_text(delta, "content", "refusal")]
+    for call in delta.get("tool_calls") or ():
+        texts.append((call.get("function") or {}).get("arguments") or "")
+    return texts
+
+
 def _choice(choice: dict, into) -> int:
     seen = 0
     delta = choice.get("delta")
     if delta:
-        # DeepSeek, GLM and Qwen write reasoning_content; OpenRouter and newer vLLM write reasoning.
-        for text in (_first_text(delta, "reasoning_content", "reasoning"), _first_text(delta, "content", "refusal")):
+        for text in _texts(delta):
             if text:
                 into.produced.add(text)
                 seen = CONTENT
-        calls = delta.get("tool_calls")
-        if calls:
+        if delta.get("tool_calls"):
             seen = CONTENT
-            for call in calls:
-                arguments = (call.get("function") or {}).get("arguments")
-                if arguments:
-                    into.produced.add(arguments)
     if choice.get("finish_reason"):
         into.finished = True
         seen = CONTENT
     return seen
+
+
+def _chunk_text(data: bytes) -> str:
+    """The text of a content chunk that was relayed unread (its JSON was whole, or it was not relayed)."""
+    try:
+        chunk = orjson.loads(data)
+        return "".join(text for choice in chunk["choices"] for text in _texts(choice.get("delta") or {}) if text)
+    except (orjson.JSONDecodeError, *_MALFORMED):
+        return ""
