@@ -147,7 +147,8 @@ def test_the_chunk_reader_reads_each_event_as_the_full_decoder_does(ending):
         assert fast_reader.read(event, fast) == full_reader.read(event, full), event
     assert fast.usage == full.usage and fast.usage is not None
     assert fast.finished and full.finished
-    assert "".join(fast.produced.parts) == "".join(full.produced.parts) != ""
+    # The fast reader leaves plain content chunks unparsed until an estimate asks for their text.
+    assert fast.produced.tokens() == full.produced.tokens() > 0
 
 
 def test_the_chunk_reader_counts_a_tool_call_as_content_and_its_arguments_as_produced():
