@@ -49,13 +49,16 @@ class _Wheel:
         self.timer = None
 
     def add(self, when: float, callback) -> Deadline:
+        idle = self.timer is None
+        if idle:  # nothing is due (the timer runs while anything is): skip the ticks that passed unwatched
+            self.done = max(self.done, math.floor(self.loop.time() / TICK))
         number = max(math.ceil(when / TICK), self.done + 1)
         bucket = self.buckets.get(number)
         if bucket is None:
             bucket = self.buckets[number] = {}
         deadline = Deadline(callback, bucket, number, self)
         bucket[deadline] = None
-        if self.timer is None:
+        if idle:
             self.timer = self.loop.call_at((self.done + 1) * TICK, self._tick)
         return deadline
 

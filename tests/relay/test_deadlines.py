@@ -105,3 +105,18 @@ async def test_within_keeps_an_error_raised_inside_the_block():
     with pytest.raises(KeyError):
         async with within(10):
             raise KeyError("inside")
+
+
+async def test_a_deadline_set_after_a_long_idle_spell_fires_on_time():
+    loop = asyncio.get_running_loop()
+    at(loop.time(), lambda: None)
+    await asyncio.sleep(3 * TICK)
+    wheel = _wheel()
+    assert wheel.timer is None
+    wheel.done -= 100_000  # as if the loop had been idle for ~80 minutes since the last tick
+    fired = []
+    start = loop.time()
+    at(start + TICK, lambda: fired.append(loop.time() - start))
+    assert wheel.done >= int(start / TICK) - 1  # the ticks that passed unwatched are skipped, not walked
+    await asyncio.sleep(3 * TICK)
+    assert len(fired) == 1 and TICK <= fired[0] <= 3 * TICK
