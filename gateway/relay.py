@@ -122,7 +122,7 @@ class _Paced:
     """
 
     __slots__ = ("_events", "_idle", "_first", "_due", "_loop", "_started", "_timer", "_timer_at",
-                 "_waiting", "_expired")
+                 "_waiting", "_expired", "_back")
 
     def __init__(self, events, up: Upstream):
         self._events = events
@@ -134,11 +134,18 @@ class _Paced:
         self._timer_at = 0.0
         self._waiting = None  # the task waiting for the next event
         self._expired = False
+        self._back = []  # events read ahead and handed back, the next ones out
 
     def __aiter__(self):
         return self
 
+    def put_back(self, events: list):
+        """Events already read (the stream's opening) are the next ones out again."""
+        self._back = events[::-1]
+
     async def __anext__(self):
+        if self._back:
+            return self._back.pop()
         if self._timer is None:
             self._arm()
         self._waiting = asyncio.current_task()
@@ -201,13 +208,6 @@ def _bill(call: Call, request: ChatRequest, produced: Produced, finished: bool):
         if estimate > usage.completion_tokens:
             call.usage = Usage(usage.prompt_tokens, estimate, usage.cached_tokens, usage.cache_write_tokens,
                                usage.reasoning_tokens)
-
-
-async def _chain(opening: list, events) -> AsyncIterator:
-    for event in opening:
-        yield event
-    async for event in events:
-        yield event
 
 
 def _retryable(error: GatewayError) -> bool:
@@ -348,15 +348,16 @@ class Relay:
 
         opening, events, source = await self._run(snapshot, call, request.model, attempt)
         call.ttft = time.monotonic() - call.started
+        events.put_back(opening)
         if source is not None:
-            return self._relay_bytes(call, request, opening, events, source)
-        return self._follow(call, request, opening, events)
+            return self._relay_bytes(call, request, events, source)
+        return self._follow(call, request, events)
 
-    async def _relay_bytes(self, call: Call, request: ChatRequest, opening: list, events,
+    async def _relay_bytes(self, call: Call, request: ChatRequest, events: _Paced,
                            source: ByteStream) -> AsyncIterator:
         call.usage_partial = True
         try:
-            async for piece in _chain(opening, events):
+            async for piece in events:
                 yield piece.data
         finally:
             await events.aclose()
@@ -367,12 +368,12 @@ class Relay:
             raise NetworkError("the upstream stream ended before the answer was complete")
         call.usage_partial = False
 
-    async def _follow(self, call: Call, request: ChatRequest, opening: list, events) -> AsyncIterator:
+    async def _follow(self, call: Call, request: ChatRequest, events: _Paced) -> AsyncIterator:
         call.usage_partial = True
         finished = False
         produced = Produced()
         try:
-            async for event in _chain(opening, events):
+            async for event in events:
                 if isinstance(event, (TextDelta, ThinkingDelta)):
                     produced.add(event.text)
                 elif isinstance(event, ToolCallDelta):
