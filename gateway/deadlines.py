@@ -72,7 +72,6 @@ class _Wheel:
                 self._fire(bucket)
         self.timer = self.loop.call_at((self.done + 1) * TICK, self._tick) if buckets else None
 
-
     def _fire(self, bucket: dict):
         for deadline in list(bucket):
             if deadline._bucket is not bucket:  # cancelled by an earlier callback of this tick

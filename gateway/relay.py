@@ -29,15 +29,13 @@ from providers.types import (
     ChatRequest, ChatResponse, EmbeddingRequest, Finish, ImageRequest, ImageResponse, Start, StreamError, Usage,
     UsageUpdate,
 )
-from providers.types import BadRequest, TextDelta, ThinkingDelta, ToolCallDelta
+from providers.types import MALFORMED, BadRequest, TextDelta, ThinkingDelta, ToolCallDelta
 
 __all__ = ["Call", "Relay", "MAX_ATTEMPTS"]
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
-# What a codec raises on an answer of the wrong shape (a list for an object, a string for a list...).
-_MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
 
 @dataclass(slots=True)
@@ -159,7 +157,7 @@ class _Paced:
             raise self._timeout() from None
         except BadRequest:
             raise
-        except _MALFORMED as error:
+        except MALFORMED as error:
             raise _unreadable(error) from None
         finally:
             self._waiting = None
@@ -298,7 +296,7 @@ class Relay:
             return await self._attempt(adapter, up, attempt)
         except BadRequest:  # the request's own fault, found while building the upstream's body
             raise
-        except _MALFORMED as error:
+        except MALFORMED as error:
             raise _unreadable(error) from None
 
     async def _attempt(self, adapter, up: Upstream, attempt):

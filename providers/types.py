@@ -12,8 +12,11 @@ __all__ = [
     "ResponseFormat", "Reasoning", "ChatRequest", "Usage", "ChatResponse", "StopReason",
     "Start", "TextDelta", "ThinkingDelta", "ToolCallStart", "ToolCallDelta", "UsageUpdate", "Finish",
     "StreamError", "Event", "EmbeddingRequest", "EmbeddingResponse", "ImageRequest", "GeneratedImage",
-    "ImageResponse", "Unsupported", "BadRequest",
+    "ImageResponse", "Unsupported", "BadRequest", "MALFORMED",
 ]
+
+# What reading an upstream's answer of the wrong shape raises (a list for an object, a string for a list...).
+MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
 
 class BadRequest(ValueError):

@@ -7,12 +7,10 @@ asked for it (the gateway bills from it), and the usage-only chunk is kept from 
 import orjson
 
 from providers.formats.sse import CONTENT, USAGE_ONLY, event_data
-from providers.types import StreamError, Usage
+from providers.types import MALFORMED, StreamError, Usage
 
 from .responses import _parse_usage
 from .streams import _INVALID_JSON, _error_fields
-
-_MALFORMED = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
 __all__ = ["forward_request", "hides_usage", "response_usage", "ChunkReader"]
 
@@ -40,7 +38,7 @@ def response_usage(data) -> Usage:
 # In a chunk that has none of these, nothing but the text needs reading (compact JSON, as OpenAI and
 # most hosts write it; a chunk written otherwise is read whole, as is any that has one of them).
 _NOT_FINISHED = b'"finish_reason":null'
-_MUST_READ = (b'"usage"', b'"error"')
+_USAGE, _ERROR = b'"usage"', b'"error"'
 
 
 class ChunkReader:
@@ -63,8 +61,7 @@ class ChunkReader:
             return 0
         if event.startswith(b"data: ") and event.find(b"\n") == len(event) - 2:  # the usual event, inline
             data = event[6:-2]
-            if (self._started and _NOT_FINISHED in data and _MUST_READ[0] not in data
-                    and _MUST_READ[1] not in data):
+            if self._started and _NOT_FINISHED in data and _USAGE not in data and _ERROR not in data:
                 into.produced.add_unread(data, _chunk_text)
                 return CONTENT
             return self._data(data, into)
@@ -147,5 +144,5 @@ def _chunk_text(data: bytes) -> str:
     try:
         chunk = orjson.loads(data)
         return "".join(text for choice in chunk["choices"] for text in _texts(choice.get("delta") or {}) if text)
-    except (orjson.JSONDecodeError, *_MALFORMED):
+    except MALFORMED:  # orjson.JSONDecodeError is a ValueError
         return ""
