@@ -1,6 +1,8 @@
 """Shared fixtures: sample rows (with known secrets) and one sample object per admin-registered model."""
 
 import datetime
+import os
+import uuid
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
@@ -11,6 +13,7 @@ from gateway.models import ApiKey, AuditEntry
 from providers.models import ModelPrice, ModelRoute, Provider, RouteTarget
 from proxies.models import ProxyDailyStats, ProxyServer
 from stats.models import DailyUsage, RequestLog
+from tests.support.redis_keys import forget
 
 SECRETS = {
     "oauth_client_secret": "oauth-client-secret-4f9a1c",
@@ -19,6 +22,29 @@ SECRETS = {
     "refresh_token": "refresh-token-5c1f2a",
     "access_token": "access-token-9e4b6d",
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_run_prefix():
+    """This run's own key prefix in the shared Redis. Each run's test database numbers its rows from 1
+    again: under a shared prefix, a run started within minutes of another found its accounts still
+    cooling down from the last one's failure tests."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        yield ""
+        return
+    prefix = f"{settings.GATEWAY['REDIS_PREFIX']}run-{uuid.uuid4().hex[:10]}:"
+    before = settings.GATEWAY, os.environ.get("GATEWAY_REDIS_PREFIX")
+    settings.GATEWAY = {**settings.GATEWAY, "REDIS_PREFIX": prefix}
+    os.environ["GATEWAY_REDIS_PREFIX"] = prefix  # for the processes tests start
+    yield prefix
+    settings.GATEWAY = before[0]
+    if before[1] is None:
+        os.environ.pop("GATEWAY_REDIS_PREFIX")
+    else:
+        os.environ["GATEWAY_REDIS_PREFIX"] = before[1]
+    forget(prefix)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from gateway.models import ApiKey
 from providers.models import ModelRoute, Provider, RouteTarget
 from tests.fakes import FakeUpstream, fake_upstream  # noqa: F401
 from tests.fakes.forward_proxy import forward_proxy  # noqa: F401
+from tests.support.redis_keys import forget
 from tests.support.server import GatewayServer, free_port, settle
 
 KEY = "sk-gw-pool-tests-key"
@@ -79,29 +80,6 @@ def pool_server(django_db_setup, django_db_blocker):
         server = GatewayServer().start()
     yield server
     server.stop()
-
-
-def forget(prefix: str):
-    """Delete the keys a test left in Redis under its prefix."""
-    from django.conf import settings
-
-    if settings.REDIS_URL:
-        import redis
-
-        with redis.Redis.from_url(settings.REDIS_URL) as client:
-            for keys in _batches(client.scan_iter(match=prefix + "*", count=500), 500):
-                client.delete(*keys)
-
-
-def _batches(items, size):
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 @pytest.fixture(autouse=True)

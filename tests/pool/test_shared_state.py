@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 
 from gateway.shared import LocalState, LocalSync, RedisState, RedisSync
-from tests.pool.conftest import forget
+from tests.support.redis_keys import forget
 
 
 class StateContract:
