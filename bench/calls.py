@@ -2,6 +2,7 @@
 
 Serve:  calls.py serve OUT PORT      (counting from SIGUSR1, stats dumped to OUT on SIGTERM)
 Report: calls.py report OUT [TOP]    (calls per request in all, and the functions with the most own time)
+Callers: calls.py callers OUT NAME   (who calls the functions named NAME, and how often a request)
 
 Calls per request are exact and repeatable where timings on a shared host are not; cProfile's times
 inflate call-heavy Python several times over, so read them as a ranking, and weigh a part by switching it
@@ -46,5 +47,16 @@ def report(out: str, top: str = "40"):
         print(f"{own / requests * 1e6:10.2f} {calls / requests:12.2f}   {name}")
 
 
+def callers(out: str, name: str):
+    stats = pstats.Stats(out).stats
+    requests = next(row[1] for (_, _, func), row in stats.items() if func == "entry_from_call")
+    for (path, line, func), (_, _, _, _, called_by) in stats.items():
+        if func != name:
+            continue
+        print(f"{path}:{line}({func})")
+        for (cpath, cline, cfunc), (_, calls, own, _) in sorted(called_by.items(), key=lambda i: -i[1][1]):
+            print(f"{calls / requests:10.2f} calls {own / requests * 1e6:8.2f} µs   {cpath}:{cline}({cfunc})")
+
+
 if __name__ == "__main__":
-    {"serve": serve, "report": report}[sys.argv[1]](*sys.argv[2:])
+    {"serve": serve, "report": report, "callers": callers}[sys.argv[1]](*sys.argv[2:])

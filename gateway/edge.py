@@ -4,7 +4,6 @@ cycle; every other path (admin, API, metrics) goes to Django.
 
 import logging
 import re
-import time
 
 from gateway import limits
 from gateway.endpoints import anthropic, gemini, openai, responses
@@ -12,8 +11,7 @@ from gateway.endpoints.common import Context
 from gateway.errors import GatewayError
 from gateway.health import health
 from gateway.http import ClientDisconnected, Exchange, error_headers, head_too_large
-from gateway.logs import log_fields
-from gateway.metrics import ACTIVE, child, observe_call
+from gateway.metrics import ACTIVE, child
 from gateway.relay import Call, Relay
 from gateway.snapshot import holder
 from providers.formats import anthropic as anthropic_codec
@@ -117,13 +115,11 @@ class GatewayHTTP:
             call.fail(error)
             await self._answer_error(exchange, fmt, error)
         finally:
-            # The log row first: nothing after it may keep a request that was answered out of the log.
+            # The log entry first: nothing after it may keep a request that was answered out of the log.
+            # Its metrics and JSON line are reported from it, off the request path (stats.reporting).
             recorder.record(call)
             if call.active_labels is not None:
                 child(ACTIVE, *call.active_labels).dec()
-            provider = _provider_name(call)
-            observe_call(call, provider, time.monotonic() - call.started)
-            _log_line(call, provider)
             try:
                 await limits.settle(call)
             finally:
@@ -134,22 +130,3 @@ class GatewayHTTP:
             return
         body = CODECS[fmt].build_error(error.status, error.error_type, error.message, exchange.request_id, error.param)
         await exchange.respond_json(error.status, body, error_headers(error))
-
-
-def _provider_name(call: Call) -> str:
-    snapshot = holder.current
-    provider = snapshot.providers.get(call.provider_id) if snapshot and call.provider_id else None
-    return provider.name if provider else "-"
-
-
-def _log_line(call: Call, provider: str):
-    usage = call.usage
-    log_fields(log, logging.INFO, "request", {
-        "request_id": call.request_id, "format": call.client_format, "endpoint": call.endpoint,
-        "model": call.requested_model, "upstream_model": call.upstream_model, "provider": provider,
-        "account_id": call.account_id, "status_code": call.status, "error_type": call.error_type,
-        "streaming": call.stream, "attempts": call.attempts,
-        "duration_ms": round((time.monotonic() - call.started) * 1000, 2),
-        "prompt_tokens": usage.prompt_tokens if usage else 0,
-        "completion_tokens": usage.completion_tokens if usage else 0,
-    })

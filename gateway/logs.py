@@ -8,7 +8,7 @@ import time
 
 import orjson
 
-__all__ = ["JsonFormatter", "BufferedStreamHandler", "log_fields"]
+__all__ = ["JsonFormatter", "BufferedStreamHandler", "log_lines"]
 
 FLUSH_SECONDS = 0.25
 
@@ -70,9 +70,9 @@ class BufferedStreamHandler(logging.StreamHandler):
             time.sleep(FLUSH_SECONDS)
             self.flush()
 
-    def write_line(self, line: str):
+    def write_lines(self, lines: list):
         with self.lock:
-            self.stream.write(line + self.terminator)
+            self.stream.write(self.terminator.join(lines) + self.terminator)
 
 
 def _plain_handlers(logger: logging.Logger, level: int):
@@ -93,19 +93,24 @@ def _plain_handlers(logger: logging.Logger, level: int):
     return found
 
 
-def log_fields(logger: logging.Logger, level: int, message: str, fields: dict):
-    """``logger.log(level, message, extra=fields)`` for a line written on every request: with the shipped
-    handlers the line is formatted and buffered directly (3.6 µs, where a LogRecord passed down the handler
-    chain took 11.9). Any other configuration gets a LogRecord as usual."""
-    if not logger.isEnabledFor(level):
+def log_lines(logger: logging.Logger, level: int, message: str, lines: list):
+    """``logger.log(level, message, extra=fields)`` for each ``(created, fields)`` of ``lines``, stamped
+    ``created`` (a ``time.time()``): the request lines, written a batch at a time. With the shipped handlers
+    each line is formatted and buffered directly (3.6 µs, where a LogRecord passed down the handler chain
+    took 11.9); any other configuration gets LogRecords as usual."""
+    if not lines or not logger.isEnabledFor(level):
         return
     handlers = _plain_handlers(logger, level)
     if handlers is None:
-        logger.log(level, message, extra=fields)
+        for created, fields in lines:
+            record = logger.makeRecord(logger.name, level, "(unknown file)", 0, message, (), None, extra=fields)
+            record.created, record.msecs = created, created % 1 * 1000
+            logger.handle(record)
         return
-    created = time.time()
     level_name = logging.getLevelName(level)
     for handler in handlers:
-        handler.write_line(handler.formatter.line(created, level_name, logger.name, message, fields))
+        line = handler.formatter.line
+        text = [line(created, level_name, logger.name, message, fields) for created, fields in lines]
+        handler.write_lines(text)
         if level >= logging.WARNING:
             handler.flush()

@@ -1,12 +1,15 @@
 """Prometheus metrics for the relay (the seeds' names), and the /metrics view.
 
 With several worker processes set PROMETHEUS_MULTIPROC_DIR (scripts/serve.sh does): each process
-writes its samples there and the scrape adds them up. State that lives in the database (account
+writes its samples there and the scrape adds them up. Finished requests are counted by the request
+log's writer thread from its entries (``observe_requests``), within LOG_FLUSH_SECONDS of their end, and
+by the process that answers a scrape before it answers. State that lives in the database (account
 health, proxy load) is read at scrape time by the process that answers it.
 """
 
 import os
 import secrets
+from collections import Counter as Tally
 
 import prometheus_client
 from django.conf import settings
@@ -14,7 +17,7 @@ from django.http import HttpResponse
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
-__all__ = ["observe_call", "child", "ACTIVE", "metrics_view", "LOG_BACKLOG", "COST"]
+__all__ = ["observe_requests", "child", "ACTIVE", "metrics_view", "LOG_BACKLOG", "COST"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -50,22 +53,33 @@ def child(metric, *labels):
     return found
 
 
-def observe_call(call, provider: str, elapsed: float):
-    model = call.requested_model or "-"
-    fmt = call.client_format
-    child(REQUESTS, fmt, model, provider, str(call.status)).inc()
-    child(DURATION, fmt, model, provider).observe(elapsed)
-    if call.ttft is not None:
-        child(TTFT, fmt, model, provider).observe(call.ttft)
-    if call.error_type:
-        child(ERRORS, fmt, model, provider, call.error_type).inc()
-    usage = call.usage
-    if usage is not None:
-        upstream = call.upstream_model or model
-        child(TOKENS, provider, upstream, "prompt").inc(usage.prompt_tokens)
-        child(TOKENS, provider, upstream, "completion").inc(usage.completion_tokens)
-        if usage.cached_tokens:
-            child(TOKENS, provider, upstream, "cached").inc(usage.cached_tokens)
+def observe_requests(entries: list, provider_names: dict):
+    """Count finished requests, from their request log entries (stats.recording), off the request path:
+    a batch's requests share a handful of label sets, so the counters are summed first and each is
+    touched once a batch (the library locks on every touch)."""
+    requests, errors, tokens = Tally(), Tally(), Tally()
+    for entry in entries:
+        fmt = entry["client_format"]
+        model = entry["requested_model"] or "-"
+        provider = provider_names.get(entry["provider_id"], "-")
+        requests[fmt, model, provider, entry["status_code"]] += 1
+        child(DURATION, fmt, model, provider).observe(entry["elapsed"])
+        if entry["ttft_ms"] is not None:
+            child(TTFT, fmt, model, provider).observe(entry["ttft_ms"] / 1000)
+        if entry["error_type"]:
+            errors[fmt, model, provider, entry["error_type"]] += 1
+        if entry["usage_source"] != "none":
+            upstream = entry["upstream_model"] or model
+            tokens[provider, upstream, "prompt"] += entry["prompt_tokens"]
+            tokens[provider, upstream, "completion"] += entry["completion_tokens"]
+            tokens[provider, upstream, "cached"] += entry["cached_tokens"]
+    for (fmt, model, provider, status), count in requests.items():
+        child(REQUESTS, fmt, model, provider, str(status)).inc(count)
+    for labels, count in errors.items():
+        child(ERRORS, *labels).inc(count)
+    for labels, count in tokens.items():
+        if count or labels[2] != "cached":  # cached tokens appear once there are some
+            child(TOKENS, *labels).inc(count)
 
 
 class _ConfigState:
@@ -108,5 +122,8 @@ def metrics_view(request):
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not secrets.compare_digest(given.encode(), token.encode()):
             return HttpResponse("metrics token required\n", status=401, content_type="text/plain")
+    from stats.recording import recorder  # (stats imports this module)
+
+    recorder.report_fresh()  # what this process finished since the writer's last turn
     page = prometheus_client.generate_latest(_registry())
     return HttpResponse(page, content_type=prometheus_client.CONTENT_TYPE_LATEST)

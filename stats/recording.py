@@ -1,7 +1,8 @@
 """The request log, written off the hot path.
 
-The relay hands each finished call to ``recorder.record`` (an append to a deque, nothing more).
-A writer thread turns them into RequestLog rows in batches: the INSERT that ``bulk_create`` would
+The relay hands each finished call to ``recorder.record`` (an entry appended to a deque, nothing more).
+A writer thread reports each entry (metrics, the JSON log line: stats.reporting), then turns them into
+RequestLog rows in batches: the INSERT that ``bulk_create`` would
 issue, worked out once and carrying many rows a statement (far cheaper per row, which matters when
 the writer shares a core with the relay); a unique request id makes a retried batch harmless. When
 the database is down the rows wait in memory and are written, each once, when it is back.
@@ -13,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict, deque
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import lru_cache, partial
 from itertools import chain
 from typing import NamedTuple
@@ -24,10 +25,10 @@ from django.db import (DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, Operatio
 from django.db.models.constants import OnConflict
 
 from gateway.metrics import COST, LOG_BACKLOG, LOG_DROPPED, LOG_SPILLED
-from gateway.snapshot import holder
 from proxies.counters import count_rows
 from stats.live import count_usage
 from stats.pricing import cost_of
+from stats.reporting import provider_names, report
 from stats.spool import Spool
 from stats.tail import publish
 
@@ -48,9 +49,10 @@ def entry_from_call(call) -> dict:
     else:
         source = "reported"
     elapsed = time.monotonic() - call.started
+    ended = time.time()
     return {
         "request_id": call.request_id,
-        "created_at": datetime.now(timezone.utc) - timedelta(seconds=elapsed),
+        "created_at": datetime.fromtimestamp(ended - elapsed, timezone.utc),
         "api_key_id": call.key.id if call.key else None,
         "provider_id": call.provider_id,
         "account_id": call.account_id,
@@ -73,6 +75,9 @@ def entry_from_call(call) -> dict:
         "attempts": call.attempts,
         "client_ip": call.client_ip or None,
         "images": call.images or None,
+        # not columns: for the report (stats.reporting)
+        "elapsed": elapsed,
+        "ended": ended,
     }
 
 
@@ -176,8 +181,7 @@ def insert_rows(batch: list):
 
 
 def _count_cost(batch: list):
-    snapshot = holder.current
-    names = {pid: p.name for pid, p in snapshot.providers.items()} if snapshot else {}
+    names = provider_names()
     sums = defaultdict(float)
     for values in batch:
         if values["cost"]:
@@ -195,7 +199,9 @@ class Recorder:
     """
 
     def __init__(self):
-        self._pending = deque()
+        self._fresh = deque()  # recorded, not yet reported
+        self._reporting = threading.Lock()
+        self._pending = deque()  # reported, waiting to be written
         self._wake = threading.Event()
         self._thread = None
         self._lock = threading.Lock()
@@ -212,14 +218,27 @@ class Recorder:
 
     @property
     def backlog(self) -> int:
-        return len(self._pending)
+        return len(self._fresh) + len(self._pending)
 
     def record(self, call):
-        self._pending.append(entry_from_call(call))
+        self._fresh.append(entry_from_call(call))
         if self._thread is None:
             self._start()
-        if len(self._pending) >= settings.GATEWAY["LOG_BATCH_SIZE"]:
+        if len(self._fresh) >= settings.GATEWAY["LOG_BATCH_SIZE"]:
             self._wake.set()
+
+    def report_fresh(self):
+        """Report the entries recorded since the last call; they then wait to be written."""
+        with self._reporting:  # one reporter at a time keeps the entries in order
+            entries = [self._fresh.popleft() for _ in range(len(self._fresh))]
+            if not entries:
+                return
+            try:
+                report(entries)
+            except Exception:  # metrics and log lines must never cost the rows
+                log.exception("request report failed")
+            finally:
+                self._pending.extend(entries)
 
     def _start(self):
         with self._lock:
@@ -228,19 +247,23 @@ class Recorder:
                 self._thread.start()
 
     def _run(self):
+        retry_at = 0.0  # while the database is away, rows wait until then; reports go on every turn
         while True:
             self._wake.wait(settings.GATEWAY["LOG_FLUSH_SECONDS"])
             self._wake.clear()
+            self.report_fresh()
+            if time.monotonic() < retry_at:
+                continue
             try:
                 written = self.write_pending()
             except Exception:  # the thread is the log's only writer: it must outlive any one bad batch
                 log.exception("request log writer failed; retrying")
                 written = False
-            if not written:
-                time.sleep(min(30, 0.5 * 2 ** min(self.failures, 6)))
+            retry_at = 0.0 if written else time.monotonic() + min(30, 0.5 * 2 ** min(self.failures, 6))
 
     def write_pending(self) -> bool:
         """Write everything pending, a batch at a time; False when the database is unreachable."""
+        self.report_fresh()
         with self._writing:
             batch_size = settings.GATEWAY["LOG_BATCH_SIZE"]
             while self._pending:
@@ -317,6 +340,7 @@ class Recorder:
 
     def spill_all(self):
         """Put everything still in memory on disk (shutdown while the database is away)."""
+        self.report_fresh()
         rows = [self._pending.popleft() for _ in range(len(self._pending))]
         if rows:
             self.spool.append(rows)
@@ -325,7 +349,7 @@ class Recorder:
     def flush(self, timeout: float = 10.0) -> bool:
         """Write what is pending (graceful shutdown, tests); what cannot be written goes to the spool."""
         deadline = time.monotonic() + timeout
-        while self._pending and time.monotonic() < deadline:
+        while (self._fresh or self._pending) and time.monotonic() < deadline:
             if not self.write_pending():
                 time.sleep(0.2)
         # A batch the writer thread took may still be on its way: written is when the lock comes back.

@@ -21,7 +21,7 @@ def entry(n: int) -> dict:
         "client_format": "openai", "requested_model": "m", "upstream_model": "m", "stream": n % 2 == 0,
         "status_code": 200, "error_type": "", "error_message": "", "prompt_tokens": n, "completion_tokens": 2,
         "cached_tokens": 0, "reasoning_tokens": 0, "usage_source": "reported", "latency_ms": 5, "ttft_ms": None,
-        "attempts": 1, "client_ip": "127.0.0.1",
+        "attempts": 1, "client_ip": "127.0.0.1", "elapsed": 0.005, "ended": 1767323045.255,
     }
 
 
@@ -103,3 +103,25 @@ def test_the_writer_thread_survives_an_unexpected_error(writer, monkeypatch):
         writer._wake.set()
         recording.threading.Event().wait(0.01)
     assert RequestLog.objects.count() == 3
+
+
+def test_it_reports_each_entry_once_whether_or_not_the_database_takes_it(writer, monkeypatch):
+    reported = []
+    monkeypatch.setattr(recording, "report", lambda entries: reported.extend(e["request_id"] for e in entries))
+    real_insert = recording.insert_rows
+    monkeypatch.setattr(recording, "insert_rows", lambda batch: (_ for _ in ()).throw(OperationalError("down")))
+    writer._fresh.extend(entry(n) for n in range(3))
+    assert not writer.write_pending()
+    assert reported == ["req-0", "req-1", "req-2"] and writer.backlog == 3  # reported; the rows wait
+    writer._fresh.append(entry(3))
+    monkeypatch.setattr(recording, "insert_rows", real_insert)
+    assert writer.write_pending()
+    assert reported == ["req-0", "req-1", "req-2", "req-3"]
+    assert RequestLog.objects.count() == 4
+
+
+def test_a_failed_report_costs_no_row(writer, monkeypatch):
+    monkeypatch.setattr(recording, "report", lambda entries: 1 / 0)
+    writer._fresh.extend(entry(n) for n in range(2))
+    assert writer.write_pending()
+    assert RequestLog.objects.count() == 2

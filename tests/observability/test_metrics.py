@@ -1,5 +1,7 @@
 """/metrics counts what the relay did; live counters of the day follow the request log."""
 
+import logging
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -54,3 +56,17 @@ def test_it_keeps_live_counters_of_the_day_per_key(gw):
     now = today("key", key_id)
     assert now["requests"] - start["requests"] == 2
     assert now["tokens"] > start["tokens"]
+
+
+def test_each_request_gets_one_json_line_with_its_id_and_figures(gw, caplog):
+    caplog.set_level(logging.INFO, logger="gateway.requests")
+    answer = httpx.post(f"{gw.url}/v1/chat/completions", headers={"authorization": f"Bearer {gw.key}"},
+                        json={"model": "mock-model", "messages": [{"role": "user", "content": "hi there"}]})
+    settle()
+    request_id = answer.headers["x-request-id"]
+    lines = [r for r in caplog.records if r.name == "gateway.requests" and getattr(r, "request_id", "") == request_id]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.getMessage() == "request" and line.status_code == 200 and line.provider == "mock"
+    assert line.model == "mock-model" and line.format == "openai" and line.completion_tokens > 0
+    assert 0 < line.duration_ms < 10_000
