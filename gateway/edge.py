@@ -11,7 +11,7 @@ from gateway.endpoints.common import Context
 from gateway.errors import GatewayError
 from gateway.health import health
 from gateway.http import ClientDisconnected, Exchange, error_headers, head_too_large
-from gateway.metrics import ACTIVE, child
+from gateway.metrics import in_flight
 from gateway.relay import Call, Relay
 from gateway.snapshot import holder
 from providers.formats import anthropic as anthropic_codec
@@ -119,7 +119,7 @@ class GatewayHTTP:
             # Its metrics and JSON line are reported from it, off the request path (stats.reporting).
             recorder.record(call)
             if call.active_labels is not None:
-                child(ACTIVE, *call.active_labels).dec()
+                in_flight[call.active_labels] -= 1
             try:
                 await limits.settle(call)
             finally:

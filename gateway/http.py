@@ -7,8 +7,7 @@ import time
 from urllib.parse import parse_qs
 
 import orjson
-from django.conf import settings
-
+from gateway import conf
 from gateway.deadlines import at, within
 from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from gateway.forwarded import client_address
@@ -70,12 +69,12 @@ class Exchange:
     async def body(self) -> bytes:
         """The whole body, within MAX_BODY_BYTES and BODY_TIMEOUT_SECONDS (a client trickling a byte
         at a time must not hold a worker's slot for ever)."""
-        conf = settings.GATEWAY
-        limit = conf["MAX_BODY_BYTES"]
+        options = conf.SETTINGS.GATEWAY
+        limit = options["MAX_BODY_BYTES"]
         declared = self.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-        seconds = conf["BODY_TIMEOUT_SECONDS"]
+        seconds = options["BODY_TIMEOUT_SECONDS"]
         try:
             async with within(seconds):
                 return await self._read_body(limit)
@@ -137,7 +136,7 @@ class Exchange:
 
 def head_too_large(scope) -> InvalidRequest | None:
     """A 431 for a request whose headers pass MAX_HEADER_BYTES (the server's parser may take far more)."""
-    limit = settings.GATEWAY["MAX_HEADER_BYTES"]
+    limit = conf.SETTINGS.GATEWAY["MAX_HEADER_BYTES"]
     size = sum(len(name) + len(value) for name, value in scope["headers"])
     if size <= limit:
         return None

@@ -17,7 +17,7 @@ from django.http import HttpResponse
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
-__all__ = ["observe_requests", "child", "ACTIVE", "metrics_view", "LOG_BACKLOG", "COST"]
+__all__ = ["observe_requests", "in_flight", "publish_in_flight", "child", "metrics_view", "LOG_BACKLOG", "COST"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -36,6 +36,17 @@ LOG_BACKLOG = Gauge("gateway_request_log_backlog", "Request log rows waiting to 
                     multiprocess_mode="livesum")
 LOG_SPILLED = Counter("gateway_request_log_spilled_total", "Request log rows spilled out of memory")
 LOG_DROPPED = Counter("gateway_request_log_dropped_total", "Request log rows that could not be kept")
+
+
+# (format, provider) -> this process's requests in flight: counted in a plain dict on the request path
+# (the gauge locks, and with several workers writes a file, on every change) and published to the gauge
+# by the writer thread's turns and before a scrape (publish_in_flight).
+in_flight = Tally()
+
+
+def publish_in_flight():
+    for labels, count in list(in_flight.items()):
+        child(ACTIVE, *labels).set(count)
 
 
 _children: dict = {}
@@ -124,6 +135,6 @@ def metrics_view(request):
             return HttpResponse("metrics token required\n", status=401, content_type="text/plain")
     from stats.recording import recorder  # (stats imports this module)
 
-    recorder.report_fresh()  # what this process finished since the writer's last turn
+    recorder.report_fresh()  # what this process finished since the writer's last turn, and is serving
     page = prometheus_client.generate_latest(_registry())
     return HttpResponse(page, content_type=prometheus_client.CONTENT_TYPE_LATEST)

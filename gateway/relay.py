@@ -18,7 +18,7 @@ from gateway.bytestream import ByteStream, Piece, Produced, stream_failure
 from gateway.errors import (
     GatewayError, InvalidRequest, NetworkError, NoAccount, RateLimited, UpstreamError, UpstreamTimeout,
 )
-from gateway.metrics import ACTIVE, child
+from gateway.metrics import in_flight
 from gateway.snapshot import KeyConf, Snapshot
 from providers.adapters.base import Forwarded, Upstream
 from providers.formats.sse import SSETooLarge
@@ -231,7 +231,7 @@ class Relay:
     def _begin(self, call: Call, up: Upstream):
         if call.active_labels is None:
             call.active_labels = (call.client_format, up.provider.name)
-            child(ACTIVE, *call.active_labels).inc()
+            in_flight[call.active_labels] += 1
         call.attempts += 1
         call.provider_id = up.provider.id
         call.account_id = up.account.id if up.account else None

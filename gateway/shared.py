@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from gateway import conf
+
 __all__ = ["SharedState", "LocalState", "RedisState", "SyncState", "Bound", "Change", "Fallback", "SyncFallback",
            "shared_state", "sync_state", "close_shared_state", "prefixed", "RETRY_SECONDS"]
 
@@ -28,7 +30,7 @@ RETRY_SECONDS = 5.0  # how long a process answers from its own memory before it 
 
 
 def prefixed(key: str) -> str:
-    return settings.GATEWAY["REDIS_PREFIX"] + key
+    return conf.SETTINGS.GATEWAY["REDIS_PREFIX"] + key
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,12 +441,12 @@ _local = LocalState()
 
 def shared_state() -> SharedState:
     """The state for the running event loop (a Redis connection pool cannot cross loops)."""
-    if not settings.REDIS_URL:
+    url = conf.SETTINGS.REDIS_URL
+    if not url:
         return _local
     loop = asyncio.get_running_loop()
     state = _states.get(loop)
-    if state is None or state.url != settings.REDIS_URL:
-        url = settings.REDIS_URL
+    if state is None or state.url != url:
         state = _states[loop] = Fallback(RedisState(url), _local, _outage(url))
     return state
 

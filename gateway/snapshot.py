@@ -16,9 +16,10 @@ from decimal import Decimal
 from fnmatch import fnmatchcase
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections
+
+from gateway import conf
 
 __all__ = ["ProviderConf", "AccountConf", "RouteConf", "KeyConf", "PriceConf", "Snapshot", "SnapshotHolder",
            "build_snapshot", "bump_config_version", "holder", "parse_networks"]
@@ -250,7 +251,7 @@ class SnapshotHolder:
         if snap is None or self._built < self._wanted:
             # A change made in this process is seen by its next request; others see it within the interval.
             return await self._reload()
-        if time.monotonic() - self._checked_at > settings.GATEWAY["SNAPSHOT_REFRESH_SECONDS"]:
+        if time.monotonic() - self._checked_at > conf.SETTINGS.GATEWAY["SNAPSHOT_REFRESH_SECONDS"]:
             self._checked_at = time.monotonic()
             self._start(self._refresh_if_moved)
         return snap

@@ -24,7 +24,8 @@ from django.db import (DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, Operatio
                        connections, transaction)
 from django.db.models.constants import OnConflict
 
-from gateway.metrics import COST, LOG_BACKLOG, LOG_DROPPED, LOG_SPILLED
+from gateway import conf
+from gateway.metrics import COST, LOG_BACKLOG, LOG_DROPPED, LOG_SPILLED, publish_in_flight
 from proxies.counters import count_rows
 from stats.live import count_usage
 from stats.pricing import cost_of
@@ -224,12 +225,14 @@ class Recorder:
         self._fresh.append(entry_from_call(call))
         if self._thread is None:
             self._start()
-        if len(self._fresh) >= settings.GATEWAY["LOG_BATCH_SIZE"]:
+        if len(self._fresh) >= conf.SETTINGS.GATEWAY["LOG_BATCH_SIZE"]:
             self._wake.set()
 
     def report_fresh(self):
-        """Report the entries recorded since the last call; they then wait to be written."""
+        """Report the entries recorded since the last call; they then wait to be written. The gauge of
+        requests in flight is published with them."""
         with self._reporting:  # one reporter at a time keeps the entries in order
+            publish_in_flight()
             entries = [self._fresh.popleft() for _ in range(len(self._fresh))]
             if not entries:
                 return

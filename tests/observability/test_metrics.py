@@ -1,12 +1,14 @@
 """/metrics counts what the relay did; live counters of the day follow the request log."""
 
 import logging
+import threading
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.models import ApiKey
 from stats.live import today
+from tests.fakes import Reply
 from tests.support.server import settle
 
 
@@ -70,3 +72,23 @@ def test_each_request_gets_one_json_line_with_its_id_and_figures(gw, caplog):
     assert line.getMessage() == "request" and line.status_code == 200 and line.provider == "mock"
     assert line.model == "mock-model" and line.format == "openai" and line.completion_tokens > 0
     assert 0 < line.duration_ms < 10_000
+
+
+def test_a_request_in_flight_shows_in_the_gauge_when_scraped(gw):
+    gw.upstream.script(Reply.text("slow answer").with_(delay=0.3))
+    body = {"model": "oa-model", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    stream = threading.Thread(target=httpx.post, args=(f"{gw.url}/v1/chat/completions",),
+                              kwargs={"headers": {"authorization": f"Bearer {gw.key}"}, "json": body, "timeout": 20})
+    stream.start()
+    try:
+        during = 0
+        for _ in range(50):
+            during = _value(_samples(gw), "proxy_active_requests", format="openai", provider="openai")
+            if during:
+                break
+            threading.Event().wait(0.02)
+    finally:
+        stream.join()
+    settle()
+    assert during == 1
+    assert _value(_samples(gw), "proxy_active_requests", format="openai", provider="openai") == 0
