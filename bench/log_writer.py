@@ -1,12 +1,14 @@
 """The request log's writer on its own: CPU per row as the table grows.
 
 The writer shares the server's core (and its interpreter lock) with the relay, so its cost per row is part
-of every request's. This hands log entries shaped like the relay's to the writer's work on a batch (the
-insert, then the cost metric, the live counters and the live tail) against a fresh database (SQLite in a
+of every request's. This hands log entries shaped like the relay's to the writer's work on a batch (their
+report: metrics and JSON log lines, here to /dev/null; the insert, then the cost metric, the live counters
+and the live tail) against a fresh database (SQLite in a
 temporary GATEWAY_DATA_DIR unless DATABASE_URL says otherwise) and prints the CPU per row every STEP rows.
 
 Usage: .venv/bin/python bench/log_writer.py [ROWS] [STEP]      (200000 25000)
 """
+import logging
 import os
 import sys
 import tempfile
@@ -27,6 +29,7 @@ from datetime import datetime, timezone  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from gateway.http import request_id_from  # noqa: E402
+from gateway.logs import BufferedStreamHandler  # noqa: E402
 from stats.recording import recorder  # noqa: E402
 
 BATCH = 500
@@ -39,18 +42,23 @@ def entries(count: int) -> list:
         "client_format": "openai", "requested_model": "gpt-bench", "upstream_model": "gpt-bench", "stream": True,
         "status_code": 200, "error_type": "", "error_message": "", "prompt_tokens": 12, "completion_tokens": 9,
         "cached_tokens": 0, "reasoning_tokens": 0, "usage_source": "reported", "latency_ms": 5, "ttft_ms": 3,
-        "attempts": 1, "client_ip": "127.0.0.1", "images": None,
+        "attempts": 1, "client_ip": "127.0.0.1", "images": None, "elapsed": 0.0051, "ended": time.time(),
     } for i in range(count)]
 
 
 def main(rows: int = 200_000, step: int = 25_000):
     call_command("migrate", verbosity=0)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, BufferedStreamHandler):
+            handler.setStream(open(os.devnull, "w"))
     print(f"database: {django.db.connection.vendor}; {BATCH} rows a batch")
     written, cpu = 0, 0.0
     while written < rows:
         batch = entries(BATCH)
         started = time.process_time()
-        assert recorder._write(batch)
+        recorder._fresh.extend(batch)
+        recorder.report_fresh()
+        assert recorder._write([recorder._pending.popleft() for _ in range(len(batch))])
         cpu += time.process_time() - started
         written += BATCH
         if written % step == 0:

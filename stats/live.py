@@ -12,7 +12,6 @@ DailyUsage stays the record; these answer "how is today going" without a query.
 
 import logging
 from datetime import date, datetime, timezone
-from operator import add
 
 from redis.exceptions import RedisError
 
@@ -24,35 +23,39 @@ log = logging.getLogger(__name__)
 
 METRICS = ("requests", "errors", "tokens", "cost_micro_usd")
 _TTL = 2 * 86400.0
-_OWNERS = (("account", "account_id"), ("key", "api_key_id"))
 
 
 def _key(kind: str, owner_id: int, metric: str, day: date) -> str:
     return prefixed(f"stats:{kind}:{owner_id}:{metric}:{day.isoformat()}")
 
 
-def _figures(row: dict) -> tuple:
-    """The row's part of each of METRICS, in that order."""
-    cost = row.get("cost")
-    return (1, 1 if row["status_code"] >= 400 else 0, row["prompt_tokens"] + row["completion_tokens"],
-            int(cost * 1_000_000) if cost else 0)
-
-
 def count_usage(rows: list):
-    # Summed per owner and day first: a batch holds hundreds of rows for a handful of keys and accounts,
-    # and building the store's key strings per row cost more than the rest of the batch's bookkeeping.
+    # Summed per (key, account, day) first, in plain lists: a batch holds hundreds of rows for a handful of
+    # keys and accounts, and building the store's key strings (or tuples of figures) per row cost more than
+    # the rest of the batch's bookkeeping.
     sums = {}
     for row in rows:
-        day = row["created_at"].astimezone(timezone.utc).date()
-        figures = _figures(row)
-        for kind, field in _OWNERS:
-            owner = row.get(field)
+        created = row["created_at"]
+        day = (created if created.tzinfo is timezone.utc else created.astimezone(timezone.utc)).date()
+        group = (row.get("api_key_id"), row.get("account_id"), day)
+        total = sums.get(group)
+        if total is None:
+            total = sums[group] = [0, 0, 0, 0]  # in the order of METRICS
+        total[0] += 1
+        if row["status_code"] >= 400:
+            total[1] += 1
+        total[2] += row["prompt_tokens"] + row["completion_tokens"]
+        cost = row.get("cost")
+        if cost:
+            total[3] += int(cost * 1_000_000)
+    counts = {}
+    for (key_id, account_id, day), total in sums.items():
+        for kind, owner in (("key", key_id), ("account", account_id)):
             if owner:
-                total = sums.get((kind, owner, day))
-                sums[(kind, owner, day)] = figures if total is None else tuple(map(add, total, figures))
-    counts = {_key(kind, owner, metric, day): value
-              for (kind, owner, day), total in sums.items()
-              for metric, value in zip(METRICS, total) if value}
+                for metric, value in zip(METRICS, total):
+                    if value:
+                        name = _key(kind, owner, metric, day)
+                        counts[name] = counts.get(name, 0) + value
     if not counts:
         return
     try:

@@ -121,7 +121,8 @@ def _datetime_adapter(conn):
         return adapt
 
     def adapt_utc(value):
-        return str(value.replace(tzinfo=None)) if value.tzinfo is timezone.utc else adapt(value)
+        # "YYYY-MM-DD HH:MM:SS[.ffffff]", as the adapter writes it: the ISO text less its "+00:00"
+        return value.isoformat(" ")[:-6] if value.tzinfo is timezone.utc else adapt(value)
 
     return adapt_utc
 

@@ -92,3 +92,23 @@ def test_a_request_in_flight_shows_in_the_gauge_when_scraped(gw):
     settle()
     assert during == 1
     assert _value(_samples(gw), "proxy_active_requests", format="openai", provider="openai") == 0
+
+
+def test_observe_all_counts_as_the_librarys_observe_does():
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from gateway.metrics import observe_all
+
+    amounts = [0.001, 0.005, 0.0051, 0.3, 2.5, 7.0, 1000.0, 0.3]
+    registry = CollectorRegistry()
+    one_by_one = Histogram("one", "", buckets=(0.005, 0.1, 1, 5), registry=registry)
+    batched = Histogram("batched", "", buckets=(0.005, 0.1, 1, 5), registry=registry)
+    for amount in amounts:
+        one_by_one.observe(amount)
+    observe_all(batched, amounts)
+
+    def samples(name):
+        return [(s.name.removeprefix(name), s.labels, s.value) for metric in registry.collect()
+                for s in metric.samples if s.name.startswith(name) and not s.name.endswith("_created")]
+
+    assert samples("batched") == samples("one") != []
