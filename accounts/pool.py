@@ -87,6 +87,14 @@ def _joined(parts: tuple) -> str:
     return ":".join(str(p) for p in parts)
 
 
+@lru_cache(maxsize=4096)
+def _pool_keys(prefix: str, account_ids: tuple) -> tuple:
+    """The cool-down keys of a pool's accounts, then their failure-count keys: the same few pools on
+    every request, so their keys are made once."""
+    return (*(prefix + _joined(("account:cooldown", i)) for i in account_ids),
+            *(prefix + _joined(("account:fails", i)) for i in account_ids))
+
+
 def state_keys(account_id: int) -> tuple:
     """(cooldown key, failure-count key) of one account."""
     return _key("account:cooldown", account_id), _key("account:fails", account_id)
@@ -104,9 +112,7 @@ class AccountPool:
         pool = [a for a in accounts if a.id not in exclude]
         if not pool:
             raise NoAccount(f"no usable account for '{model}' on {provider}")
-        prefix = prefixed("")  # once: settings are slow to read, and each account has two keys
-        keys = [prefix + _joined(("account:cooldown", a.id)) for a in pool]
-        keys += [prefix + _joined(("account:fails", a.id)) for a in pool]
+        keys = list(_pool_keys(prefixed(""), tuple(a.id for a in pool)))
         sticky_key = _key("account:sticky", provider, session_hash(session)) if session else None
         if sticky_key:
             keys.append(sticky_key)

@@ -112,9 +112,9 @@ class within:
 
     async def __aenter__(self):
         if self._seconds is not None:
-            task = self._task = asyncio.current_task()
-            self._cancelling = task.cancelling()
             wheel = _wheel()
+            task = self._task = asyncio.current_task(wheel.loop)
+            self._cancelling = task.cancelling()
             self._deadline = wheel.add(wheel.loop.time() + self._seconds, self._expire)
         return self
 
