@@ -180,8 +180,8 @@ async def run_until_disconnect(exchange: Exchange, work):
     seen then (the server keeps the disconnect for the next receive), which is soon enough to spare the
     upstream a long generation.
     """
-    task = asyncio.current_task()
     loop = asyncio.get_running_loop()
+    task = asyncio.current_task(loop)
     watcher = None
 
     def start_watching():
