@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from stats import recording
 from stats.models import RequestLog
-from stats.recording import Recorder, insert_rows
+from stats.recording import Recorder, insert_rows, statement_sizes
 from stats.spool import Spool
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -94,7 +94,6 @@ def test_the_writer_thread_survives_an_unexpected_error(writer, monkeypatch):
     real_insert = recording.insert_rows
     broken_then_fine.__wrapped__ = real_insert
     monkeypatch.setattr(recording, "insert_rows", broken_then_fine)
-    monkeypatch.setattr(recording.time, "sleep", lambda seconds: None)
     writer._pending.extend(entry(n) for n in range(3))
     writer._start()
     writer._wake.set()
@@ -125,3 +124,19 @@ def test_a_failed_report_costs_no_row(writer, monkeypatch):
     writer._fresh.extend(entry(n) for n in range(2))
     assert writer.write_pending()
     assert RequestLog.objects.count() == 2
+
+
+def test_batches_of_any_length_use_a_few_statement_sizes_where_statements_are_kept():
+    sizes = set()
+    for count in range(1, 1201):
+        chunks = list(statement_sizes(count, 500, prepared=True))
+        assert sum(chunks) == count and all(rows <= 500 for rows in chunks)
+        sizes.update(chunks)
+    assert sizes == {500, 256, 128, 64, 32, 16, 8, 4, 2, 1}
+    assert list(statement_sizes(1100, 500, prepared=False)) == [500, 500, 100]
+
+
+def test_a_batch_split_into_statements_writes_every_row_once(writer):
+    writer._pending.extend(entry(n) for n in range(300))  # 256 + 32 + 8 + 4
+    assert writer.write_pending()
+    assert RequestLog.objects.count() == 300
