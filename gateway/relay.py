@@ -146,7 +146,7 @@ class _Paced:
             return self._back.pop()
         if self._timer is None:
             self._arm()
-        self._waiting = asyncio.current_task()
+        self._waiting = asyncio.current_task(self._loop)
         try:
             event = await self._events.__anext__()
         except asyncio.CancelledError:
