@@ -140,3 +140,14 @@ def test_a_batch_split_into_statements_writes_every_row_once(writer):
     writer._pending.extend(entry(n) for n in range(300))  # 256 + 32 + 8 + 4
     assert writer.write_pending()
     assert RequestLog.objects.count() == 300
+
+
+def test_any_text_is_stored_as_it_was_given():
+    tricky = "it's \"quoted\" \\ back\\slash %s %(x)s ; DROP TABLE x; -- naïve 日本 🙂\n\ttab"
+    row = {**entry(1), "error_message": tricky, "requested_model": "m'; --", "status_code": 502,
+           "stream": True, "ttft_ms": None, "client_ip": None}
+    insert_rows([row])
+    stored = RequestLog.objects.get(request_id="req-1")
+    assert (stored.error_message, stored.requested_model) == (tricky, "m'; --")
+    assert (stored.status_code, stored.stream, stored.ttft_ms, stored.client_ip) == (502, True, None, None)
+    assert stored.created_at == row["created_at"]
