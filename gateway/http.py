@@ -72,7 +72,7 @@ class Exchange:
         options = conf.SETTINGS.GATEWAY
         limit = options["MAX_BODY_BYTES"]
         declared = self.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        if declared and declared.isdecimal() and int(declared) > limit:
             raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
         seconds = options["BODY_TIMEOUT_SECONDS"]
         try:

@@ -45,7 +45,7 @@ def number(value) -> float:
 def integer(value) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, Expanded) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, Expanded) and value.strip().lstrip("-").isdecimal():
         return int(value)
     raise Invalid(f"must be a whole number, not {_kind(value)}")
 

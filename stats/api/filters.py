@@ -65,7 +65,7 @@ def _ids(params, name: str, lookup):
         return None
     ids = set()
     for value in values:
-        found = [int(value)] if value.isdigit() else lookup(value)
+        found = [int(value)] if value.isdecimal() else lookup(value)
         if not found:
             raise ValidationError({name: f"no {name} is named {value!r}"})
         ids.update(found)
@@ -107,10 +107,10 @@ def _status(value: str) -> Q:
         return Q(status_code__lt=400)
     if value == "error":
         return Q(status_code__gte=400)
-    if len(value) == 3 and value[0].isdigit() and value[1:] == "xx":
+    if len(value) == 3 and value[0].isdecimal() and value[1:] == "xx":
         first = int(value[0]) * 100
         return Q(status_code__gte=first, status_code__lt=first + 100)
-    if value.isdigit():
+    if value.isdecimal():
         return Q(status_code=int(value))
     raise ValidationError({"status": "a status code, ok, error, 4xx or 5xx"})
 

@@ -252,8 +252,15 @@ def test_log_filters(staff_api, rolled, params, want):
     assert {e["request_id"] for e in data["results"]} == {r.request_id for r in rolled if want(r)}
 
 
-def test_a_bad_status_filter_is_a_400(staff_api, rolled):
-    assert staff_api.get("/api/v1/logs", {"status": "bad"}).status_code == 400
+@pytest.mark.parametrize("status", ["bad", "²", "²xx"])
+def test_a_bad_status_filter_is_a_400(staff_api, rolled, status):
+    assert staff_api.get("/api/v1/logs", {"status": status}).status_code == 400
+
+
+@pytest.mark.parametrize("name", ["key", "provider", "account"])
+def test_a_digit_that_is_not_a_number_names_nothing(staff_api, rolled, name):
+    # "²".isdigit() is true, and int("²") raises: it was a 500
+    assert staff_api.get("/api/v1/stats/keys", {name: "²"}).status_code == 400
 
 
 # A key holder's own usage
