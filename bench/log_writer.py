@@ -2,9 +2,9 @@
 
 The writer shares the server's core (and its interpreter lock) with the relay, so its cost per row is part
 of every request's. This hands log entries shaped like the relay's to the writer's work on a batch (their
-report: metrics and JSON log lines, here to /dev/null; the insert, then the cost metric, the live counters
-and the live tail) against a fresh database (SQLite in a
-temporary GATEWAY_DATA_DIR unless DATABASE_URL says otherwise) and prints the CPU per row every STEP rows.
+report: cost, metrics and JSON log lines, here to /dev/null; then the insert, the live counters and the live
+tail) against a fresh database (SQLite in a temporary GATEWAY_DATA_DIR unless DATABASE_URL says otherwise)
+and prints the CPU per row every STEP rows.
 
 Usage: .venv/bin/python bench/log_writer.py [ROWS] [STEP]      (200000 25000)
 """

@@ -19,7 +19,8 @@ from django.http import HttpResponse
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
-__all__ = ["observe_requests", "observe_all", "in_flight", "publish_in_flight", "child", "metrics_view", "LOG_BACKLOG", "COST"]
+__all__ = ["observe_requests", "observe_all", "in_flight", "publish_in_flight", "child", "metrics_view",
+           "LOG_BACKLOG"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -70,7 +71,7 @@ def observe_requests(entries: list, provider_names: dict):
     """Count finished requests, from their request log entries (stats.recording), off the request path:
     a batch's requests share a handful of label sets, so the figures are summed per label set first and
     each series is touched once a batch (the library locks on every touch)."""
-    requests, errors, tokens = Tally(), Tally(), Tally()
+    requests, errors, tokens, costs = Tally(), Tally(), Tally(), Tally()
     durations, ttfts = defaultdict(list), defaultdict(list)
     for entry in entries:
         fmt = entry["client_format"]
@@ -88,6 +89,8 @@ def observe_requests(entries: list, provider_names: dict):
             tokens[provider, upstream, "prompt"] += entry["prompt_tokens"]
             tokens[provider, upstream, "completion"] += entry["completion_tokens"]
             tokens[provider, upstream, "cached"] += entry["cached_tokens"]
+        if entry["cost"]:  # images have a price with no tokens
+            costs[provider, entry["upstream_model"]] += float(entry["cost"])
     for (fmt, model, provider, status), count in requests.items():
         child(REQUESTS, fmt, model, provider, str(status)).inc(count)
     for histogram, observed in ((DURATION, durations), (TTFT, ttfts)):
@@ -98,6 +101,8 @@ def observe_requests(entries: list, provider_names: dict):
     for labels, count in tokens.items():
         if count or labels[2] != "cached":  # cached tokens appear once there are some
             child(TOKENS, *labels).inc(count)
+    for labels, cost in costs.items():
+        child(COST, *labels).inc(cost)
 
 
 def observe_all(histogram, amounts: list):

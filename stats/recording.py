@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from datetime import datetime, timezone
 from functools import lru_cache, partial
 from itertools import chain
@@ -25,11 +25,11 @@ from django.db import (DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, Operatio
 from django.db.models.constants import OnConflict
 
 from gateway import conf
-from gateway.metrics import COST, LOG_BACKLOG, LOG_DROPPED, LOG_SPILLED, publish_in_flight
+from gateway.metrics import LOG_BACKLOG, LOG_DROPPED, LOG_SPILLED, publish_in_flight
 from proxies.counters import count_rows
 from stats.live import count_usage
 from stats.pricing import cost_of
-from stats.reporting import provider_names, report
+from stats.reporting import report
 from stats.spool import Spool
 from stats.tail import publish
 
@@ -179,7 +179,8 @@ def insert_rows(batch: list):
     plan = _insert_plan(DEFAULT_DB_ALIAS)
     params = []
     for values in batch:
-        values["cost"] = cost_of(values)
+        if "cost" not in values:  # not reported (the report failed; a spool of an older version)
+            values["cost"] = cost_of(values)
         row = list(map(values.get, plan.names))
         for index, convert in plan.converters:
             if row[index] is not None:
@@ -196,16 +197,6 @@ def insert_rows(batch: list):
                 start += rows
         finally:
             cursor.close()
-
-
-def _count_cost(batch: list):
-    names = provider_names()
-    sums = defaultdict(float)
-    for values in batch:
-        if values["cost"]:
-            sums[(values["provider_id"], values["upstream_model"])] += float(values["cost"])
-    for (provider_id, model), cost in sums.items():
-        COST.labels(names.get(provider_id, "-"), model).inc(cost)
 
 
 class Recorder:
@@ -313,7 +304,6 @@ class Recorder:
             self._isolate(batch)
         else:
             self.written += len(batch)
-            _count_cost(batch)
             count_rows(batch)
             count_usage(batch)
             publish(batch)

@@ -1,4 +1,5 @@
-"""What a finished request reports besides its log row: the relay's metrics and its JSON log line.
+"""What a finished request reports besides its log row: its cost, the relay's metrics (the cost among
+them) and its JSON log line.
 
 The request log's writer thread calls ``report`` with the entries recorded since its last turn (every
 LOG_FLUSH_SECONDS, and before this process answers a /metrics scrape): none of it runs on the request
@@ -11,19 +12,22 @@ import logging
 from gateway.logs import log_lines
 from gateway.metrics import observe_requests
 from gateway.snapshot import holder
+from stats.pricing import cost_of
 
-__all__ = ["report", "provider_names"]
+__all__ = ["report"]
 
 log = logging.getLogger("gateway.requests")
 
 
-def provider_names() -> dict:
+def _provider_names() -> dict:
     snapshot = holder.current
     return {pid: provider.name for pid, provider in snapshot.providers.items()} if snapshot else {}
 
 
 def report(entries: list):
-    names = provider_names()
+    names = _provider_names()
+    for entry in entries:
+        entry["cost"] = cost_of(entry)  # a column too: priced once, while the prices are those of its time
     observe_requests(entries, names)
     if log.isEnabledFor(logging.INFO):
         log_lines(log, logging.INFO, "request", [(entry["ended"], _line(entry, names)) for entry in entries])

@@ -47,6 +47,17 @@ def test_it_counts_requests_errors_and_tokens(gw):
     assert _value(after, "proxy_active_requests", format="openai", provider="mock") == 0
 
 
+def test_it_counts_the_cost_of_priced_models(gw):
+    before = _value(_samples(gw), "proxy_cost_usd_total", provider="openai", model="oa-model")
+    gw.upstream.script(Reply.text("priced", usage=(1000, 500)))
+    answer = httpx.post(f"{gw.url}/v1/chat/completions", headers={"authorization": f"Bearer {gw.key}"},
+                        json={"model": "oa-model", "messages": [{"role": "user", "content": "hi"}]})
+    assert answer.status_code == 200
+    settle()
+    after = _value(_samples(gw), "proxy_cost_usd_total", provider="openai", model="oa-model")
+    assert round(after - before, 9) == round((1000 * 1 + 500 * 2) / 1_000_000, 9)  # oa-* costs 1 and 2 a million
+
+
 def test_it_keeps_live_counters_of_the_day_per_key(gw):
     headers = {"authorization": f"Bearer {gw.key}"}
     key_id = ApiKey.objects.get(name="relay-tests").id
